@@ -1,0 +1,42 @@
+# Sluice: the two commands a newcomer needs.
+#   make demo   install missing packages, build, run the flagship example
+#   make test   install missing packages, build, run every test (CTest summary at the end)
+# Extras: make bench, make asan, make tsan, make clean.
+
+BUILD      ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= $(shell nproc)
+CMAKE_ARGS ?=
+
+.PHONY: all deps configure build demo test bench asan tsan clean
+
+all: build
+
+deps:
+	@bash tools/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS) > /dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@$(BUILD)/examples/card_fraud_alerts
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: deps
+	@cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@cmake --build build-release -j $(JOBS) --target bench_workloads
+	@build-release/bench/bench_workloads
+
+asan:
+	@$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug CMAKE_ARGS=-DSLUICE_SANITIZE=address
+
+tsan:
+	@$(MAKE) test BUILD=build-tsan BUILD_TYPE=RelWithDebInfo CMAKE_ARGS=-DSLUICE_SANITIZE=thread
+
+clean:
+	rm -rf build build-release build-asan build-tsan

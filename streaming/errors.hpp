@@ -1,0 +1,60 @@
+// Errors and dead letters.
+//
+// Build-time mistakes (an unknown field, a type mismatch, a bad option) throw a
+// `GraphError` subclass that names the operator and the field. Bad records at
+// run time never throw through the job: they become a `DeadLetter` on the
+// dead-letter side output and are counted.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace sluice {
+
+/// Base of every exception Sluice throws.
+class SluiceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A mistake in how a job or query was put together, found at build time.
+/// `what()` reads "<operator>: <field>: <detail>" (parts left out when empty).
+class GraphError : public SluiceError {
+ public:
+  GraphError(std::string op, std::string field, std::string detail);
+  const std::string& operator_name() const { return operator_; }
+  const std::string& field() const { return field_; }
+  const std::string& detail() const { return detail_; }
+
+ private:
+  std::string operator_, field_, detail_;
+};
+
+/// A field name that the schema does not have.
+class UnknownFieldError : public GraphError {
+ public:
+  using GraphError::GraphError;
+};
+
+/// A field whose type does not fit how it is used.
+class TypeMismatchError : public GraphError {
+ public:
+  using GraphError::GraphError;
+};
+
+/// An option with a value outside its allowed range.
+class ConfigError : public GraphError {
+ public:
+  using GraphError::GraphError;
+};
+
+/// A record that could not be processed, with why and where it came from.
+struct DeadLetter {
+  std::string reason;     ///< what was wrong, e.g. "field 'amount': expected double, got string"
+  std::string source;     ///< which source/operator saw it, e.g. "cards.jsonl"
+  std::int64_t position;  ///< where in that source: line number (1-based) or offset
+  std::string raw;        ///< the raw input as read, for replay or inspection
+};
+
+}  // namespace sluice
