@@ -1,0 +1,24 @@
+// Sluice: the public umbrella header. Include this one file to build jobs.
+//
+//   #include "sluice/sluice.hpp"
+//
+// Everything in namespace sluice is public API; sluice::detail may change.
+#pragma once
+
+#include "streaming/engine.hpp"
+#include "streaming/errors.hpp"
+#include "streaming/job.hpp"
+#include "streaming/key_groups.hpp"
+#include "streaming/metrics.hpp"
+#include "streaming/stream.hpp"
+#include "streaming/time.hpp"
+#include "streaming/watermark_operator.hpp"
+#include "streaming/watermarks.hpp"
+
+#include "operators/key_by.hpp"
+#include "operators/stateless.hpp"
+#include "operators/union.hpp"
+
+#include "connectors/callback_sink.hpp"
+#include "connectors/collect_sink.hpp"
+#include "connectors/generator.hpp"

@@ -1,0 +1,84 @@
+// union_with: merge streams of the same type on each worker.
+//
+// Records pass straight through; control messages of the inputs are combined
+// by a watermark valve (minimum over the inputs, idle inputs left out, end of
+// input once every input ended).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "streaming/detail/graph.hpp"
+#include "streaming/stream.hpp"
+#include "streaming/watermark_valve.hpp"
+
+namespace sluice {
+namespace detail {
+
+template <class T>
+class UnionOperator final : public Lifecycle {
+ public:
+  UnionOperator(std::size_t inputs, OperatorMetrics& metrics) : valve_(inputs), metrics_(metrics) {
+    for (std::size_t i = 0; i < inputs; ++i) inputs_.push_back(std::make_unique<Side>(*this, i));
+  }
+  Input<T>& input(std::size_t i) { return *inputs_[i]; }
+  Output<T>& output() { return out_; }
+
+ private:
+  class Side final : public Input<T> {
+   public:
+    Side(UnionOperator& op, std::size_t index) : op_(op), index_(index) {}
+    void push(Batch<T>& batch) override {
+      op_.metrics_.records_in.add(batch.size());
+      op_.metrics_.records_out.add(batch.size());
+      op_.out_.push(batch);
+    }
+    void control(const Control& c) override {
+      op_.valve_.on_control(index_, c, [&](const Control& out) {
+        if (out.kind == Control::Kind::kWatermark) op_.metrics_.watermark_us.set(out.ts_us);
+        op_.out_.control(out);
+      });
+    }
+    void reachable_senders(std::vector<ExchangeSenderBase*>& out) override { op_.out_.reachable_senders(out); }
+
+   private:
+    UnionOperator& op_;
+    std::size_t index_;
+  };
+
+  std::vector<std::unique_ptr<Side>> inputs_;
+  WatermarkValve valve_;
+  OperatorMetrics& metrics_;
+  Output<T> out_;
+};
+
+template <class T>
+class UnionNode final : public Node {
+ public:
+  UnionNode(int out, std::vector<int> ins) : Node("union", ""), out_(out), ins_(std::move(ins)) {}
+  void instantiate(BuildContext& ctx) const override {
+    auto& op = ctx.make<UnionOperator<T>>(ins_.size(), ctx.metrics.add_operator(name(), kind()));
+    for (std::size_t i = 0; i < ins_.size(); ++i) ctx.port<T>(ins_[i]).connect(&op.input(i));
+    ctx.set_port<T>(out_, op.output());
+  }
+
+ private:
+  int out_;
+  std::vector<int> ins_;
+};
+
+}  // namespace detail
+
+template <class T>
+template <class... More>
+Stream<T> Stream<T>::union_with(const Stream<T>& other, const More&... more) const {
+  std::vector<int> ports{port_, other.port(), more.port()...};
+  std::vector<const std::shared_ptr<detail::Graph>*> graphs{&other.graph(), &more.graph()...};
+  for (auto* g : graphs)
+    if (g->get() != graph_.get()) throw GraphError("union", "", "cannot union streams of different jobs");
+  const int port = graph_->new_port();
+  auto& node = graph_->add(std::make_unique<detail::UnionNode<T>>(port, std::move(ports)));
+  return Stream<T>(graph_, node.id(), port);
+}
+
+}  // namespace sluice

@@ -1,0 +1,63 @@
+// The runtime's wiring between operator instances on one worker.
+//
+// A worker runs one instance of every operator. Instances are connected
+// through `Input<T>` (something that consumes batches of T and in-band control)
+// and `Output<T>` (the fan-out to the consumers of one stream). Calls along a
+// chain are direct: one virtual call per batch, never per record. Everything
+// here is driven by a single worker thread.
+#pragma once
+
+#include <vector>
+
+#include "streaming/record.hpp"
+
+namespace sluice::detail {
+
+class ExchangeSenderBase;
+
+/// Consumes one stream on one worker. Called only from that worker's thread.
+template <class T>
+class Input {
+ public:
+  virtual ~Input() = default;
+  /// Processes a batch. The callee may mutate, reorder or shrink `batch`.
+  virtual void push(Batch<T>& batch) = 0;
+  /// Handles an in-band control message; every record pushed before it has
+  /// been fully processed.
+  virtual void control(const Control& c) = 0;
+  /// Appends the exchange senders this input reaches through direct calls, so
+  /// the worker can tell when feeding it more would overflow a full channel.
+  virtual void reachable_senders(std::vector<ExchangeSenderBase*>& out) {}
+};
+
+/// The consumers of one stream on one worker. Fan-out copies the batch for all
+/// consumers but the last, which gets the caller's batch.
+template <class T>
+class Output {
+ public:
+  void connect(Input<T>* consumer) { consumers_.push_back(consumer); }
+  bool connected() const { return !consumers_.empty(); }
+
+  void push(Batch<T>& batch) {
+    if (batch.empty() || consumers_.empty()) return;
+    const std::size_t n = consumers_.size();
+    for (std::size_t i = 0; i + 1 < n; ++i) {
+      Batch<T> copy = batch;
+      consumers_[i]->push(copy);
+    }
+    consumers_[n - 1]->push(batch);
+  }
+
+  void control(const Control& c) {
+    for (Input<T>* consumer : consumers_) consumer->control(c);
+  }
+
+  void reachable_senders(std::vector<ExchangeSenderBase*>& out) {
+    for (Input<T>* consumer : consumers_) consumer->reachable_senders(out);
+  }
+
+ private:
+  std::vector<Input<T>*> consumers_;
+};
+
+}  // namespace sluice::detail

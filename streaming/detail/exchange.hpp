@@ -1,0 +1,258 @@
+// Moving records between workers: the sending and receiving halves of an
+// exchange, and the N x N channels between them.
+//
+// The sender partitions each batch into one buffer per destination and ships
+// a buffer when it is full, when a control message must follow it, or when
+// the worker runs dry. Control messages are broadcast to every destination.
+// The receiver merges the N incoming channels, combining their watermarks.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "streaming/detail/channel.hpp"
+#include "streaming/detail/graph.hpp"
+#include "streaming/watermark_valve.hpp"
+
+namespace sluice::detail {
+
+/// channels[src][dst]: from worker src to worker dst.
+template <class T>
+struct ChannelMatrix {
+  std::vector<std::vector<std::unique_ptr<Channel<T>>>> channels;
+
+  ChannelMatrix(const RunSettings& settings, const std::vector<Worker*>& workers, MetricsRegistry& metrics,
+                const std::string& name) {
+    const std::size_t n = settings.workers;
+    channels.resize(n);
+    for (std::size_t s = 0; s < n; ++s)
+      for (std::size_t d = 0; d < n; ++d)  // one metrics object per channel: each has a single writer
+        channels[s].push_back(std::make_unique<Channel<T>>(settings.exchange_buffer, metrics.add_buffer(name),
+                                                           &workers[d]->wake(), &workers[s]->wake()));
+  }
+};
+
+/// The sending half on one worker. `Route::route(In&&, std::size_t& dst) -> Out`
+/// converts a record into its routed form and sets its destination worker;
+/// `Route::bind(const RunSettings&)` is called once per worker before use.
+template <class In, class Out, class Route>
+class ExchangeSender final : public Input<In>, public ExchangeSenderBase, public Lifecycle {
+ public:
+  ExchangeSender(std::vector<Channel<Out>*> channels, Route route, std::size_t batch_size, OperatorMetrics& metrics)
+      : channels_(std::move(channels)),
+        route_(std::move(route)),
+        batch_size_(batch_size),
+        metrics_(metrics),
+        buffers_(channels_.size()),
+        pending_(channels_.size()) {
+    for (auto& b : buffers_) b.reserve(batch_size_);
+  }
+
+  void push(Batch<In>& batch) override {
+    metrics_.records_in.add(batch.size());
+    for (Record<In>& r : batch) {
+      std::size_t dst = 0;
+      Out routed = route_.route(std::move(r.value), dst);
+      Batch<Out>& buf = buffers_[dst];
+      buf.push_back(Record<Out>{std::move(routed), r.ts_us});
+      if (buf.size() >= batch_size_) ship(dst);
+    }
+  }
+
+  void control(const Control& c) override {
+    if (c.kind == Control::Kind::kWatermark) metrics_.watermark_us.set(c.ts_us);
+    for (std::size_t d = 0; d < channels_.size(); ++d) {
+      if (!buffers_[d].empty()) ship(d);
+      Message<Out> m;
+      m.is_control = true;
+      m.control = c;
+      send(d, std::move(m));
+    }
+  }
+
+  void reachable_senders(std::vector<ExchangeSenderBase*>& out) override { out.push_back(this); }
+
+  bool has_pending() const override { return pending_count_ > 0; }
+
+  bool try_flush() override {
+    if (pending_count_ == 0) return false;
+    bool progress = false;
+    for (std::size_t d = 0; d < pending_.size(); ++d) {
+      auto& q = pending_[d];
+      while (!q.empty() && channels_[d]->try_push(q.front())) {
+        q.pop_front();
+        --pending_count_;
+        progress = true;
+      }
+    }
+    return progress;
+  }
+
+  bool flush_partial() override {
+    bool any = false;
+    for (std::size_t d = 0; d < buffers_.size(); ++d)
+      if (!buffers_[d].empty()) {
+        ship(d);
+        any = true;
+      }
+    return any;
+  }
+
+ private:
+  void ship(std::size_t d) {
+    Message<Out> m;
+    m.batch.swap(buffers_[d]);
+    buffers_[d].reserve(batch_size_);
+    send(d, std::move(m));
+  }
+
+  void send(std::size_t d, Message<Out>&& m) {
+    if (pending_[d].empty() && channels_[d]->try_push(m)) return;
+    pending_[d].push_back(std::move(m));
+    ++pending_count_;
+  }
+
+  std::vector<Channel<Out>*> channels_;
+  Route route_;
+  std::size_t batch_size_;
+  OperatorMetrics& metrics_;
+  std::vector<Batch<Out>> buffers_;
+  std::vector<std::deque<Message<Out>>> pending_;
+  std::size_t pending_count_ = 0;
+};
+
+/// The receiving half on one worker: a task that drains its N channels.
+template <class T>
+class ExchangeReceiver final : public Task {
+ public:
+  ExchangeReceiver(std::vector<Channel<T>*> channels, OperatorMetrics& metrics)
+      : channels_(std::move(channels)), valve_(channels_.size()), metrics_(metrics) {}
+
+  Output<T>& output() { return out_; }
+
+  bool run_once() override {
+    // Round-robin, a bounded number of messages per call so sources and
+    // other receivers on this worker get their turn.
+    constexpr int kMaxMessages = 16;
+    bool progress = false;
+    for (int i = 0; i < kMaxMessages; ++i) {
+      bool got = false;
+      for (std::size_t k = 0; k < channels_.size(); ++k) {
+        const std::size_t c = (next_ + k) % channels_.size();
+        if (!channels_[c]->try_pop(msg_)) continue;
+        next_ = c + 1;
+        got = true;
+        deliver(c);
+        break;
+      }
+      if (!got) break;
+      progress = true;
+      if (blocked()) break;
+    }
+    return progress;
+  }
+
+  bool finished() const override { return valve_.all_ended(); }
+  void collect_senders() override {
+    senders_.clear();
+    out_.reachable_senders(senders_);
+  }
+
+ private:
+  void deliver(std::size_t channel) {
+    if (msg_.is_control) {
+      valve_.on_control(channel, msg_.control, [&](const Control& c) {
+        if (c.kind == Control::Kind::kWatermark) metrics_.watermark_us.set(c.ts_us);
+        out_.control(c);
+      });
+    } else {
+      metrics_.records_out.add(msg_.batch.size());
+      out_.push(msg_.batch);
+    }
+    msg_ = Message<T>{};
+  }
+
+  std::vector<Channel<T>*> channels_;
+  WatermarkValve valve_;
+  OperatorMetrics& metrics_;
+  Output<T> out_;
+  Message<T> msg_;
+  std::size_t next_ = 0;
+};
+
+/// With one worker an exchange is a plain chained conversion.
+template <class In, class Out, class Route>
+class LocalExchange final : public Input<In>, public Lifecycle {
+ public:
+  LocalExchange(Route route, OperatorMetrics& metrics) : route_(std::move(route)), metrics_(metrics) {}
+  Output<Out>& output() { return out_; }
+  void push(Batch<In>& batch) override {
+    metrics_.records_in.add(batch.size());
+    buf_.clear();
+    buf_.reserve(batch.size());
+    for (Record<In>& r : batch) {
+      std::size_t dst = 0;
+      buf_.push_back(Record<Out>{route_.route(std::move(r.value), dst), r.ts_us});
+    }
+    metrics_.records_out.add(buf_.size());
+    out_.push(buf_);
+  }
+  void control(const Control& c) override {
+    if (c.kind == Control::Kind::kWatermark) metrics_.watermark_us.set(c.ts_us);
+    out_.control(c);
+  }
+  void reachable_senders(std::vector<ExchangeSenderBase*>& out) override { out_.reachable_senders(out); }
+
+ private:
+  Route route_;
+  OperatorMetrics& metrics_;
+  Output<Out> out_;
+  Batch<Out> buf_;
+};
+
+/// A node that repartitions its input across workers with `Route`.
+template <class In, class Out, class Route>
+class ExchangeNode final : public Node {
+ public:
+  ExchangeNode(int in, int out, std::string kind, Route route)
+      : Node(std::move(kind), ""), in_(in), out_(out), route_(std::move(route)) {}
+
+  void prepare(const RunSettings& settings, SharedState& shared, MetricsRegistry& metrics) const override {
+    if (settings.workers > 1)
+      shared.by_node[static_cast<std::size_t>(id())] =
+          std::make_shared<ChannelMatrix<Out>>(settings, shared.workers, metrics, name());
+  }
+
+  void instantiate(BuildContext& ctx) const override {
+    OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
+    Route route = route_;
+    route.bind(ctx.settings);
+    if (ctx.settings.workers == 1) {
+      auto& op = ctx.make<LocalExchange<In, Out, Route>>(std::move(route), m);
+      ctx.port<In>(in_).connect(&op);
+      ctx.set_port<Out>(out_, op.output());
+      return;
+    }
+    auto matrix = std::any_cast<std::shared_ptr<ChannelMatrix<Out>>>(ctx.shared.by_node[static_cast<std::size_t>(id())]);
+    const std::size_t self = ctx.worker_index();
+    std::vector<Channel<Out>*> outgoing, incoming;
+    for (std::size_t w = 0; w < ctx.settings.workers; ++w) {
+      outgoing.push_back(matrix->channels[self][w].get());
+      incoming.push_back(matrix->channels[w][self].get());
+    }
+    auto& sender = ctx.make<ExchangeSender<In, Out, Route>>(std::move(outgoing), std::move(route),
+                                                            ctx.settings.batch_size, m);
+    ctx.port<In>(in_).connect(&sender);
+    ctx.worker.add_sender(sender);
+    auto& receiver = ctx.make<ExchangeReceiver<Out>>(std::move(incoming), m);
+    ctx.set_port<Out>(out_, receiver.output());
+    ctx.worker.add_task(receiver);
+  }
+
+ private:
+  int in_, out_;
+  Route route_;
+};
+
+}  // namespace sluice::detail

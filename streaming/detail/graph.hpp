@@ -1,0 +1,155 @@
+// The logical dataflow graph and how it is instantiated on each worker.
+//
+// `Stream<T>` handles point at *ports* (typed streams) produced by *nodes*.
+// Nodes are immutable once built; a query run calls `prepare` once (to create
+// things shared between workers, like exchange channels) and then
+// `instantiate` once per worker, in graph order, so every upstream port
+// already has its per-worker `Output<T>` when a consumer connects to it.
+#pragma once
+
+#include <any>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "streaming/backpressure.hpp"
+#include "streaming/dataflow.hpp"
+#include "streaming/detail/worker.hpp"
+#include "streaming/metrics.hpp"
+#include "streaming/side_output.hpp"
+#include "streaming/time.hpp"
+#include <functional>
+
+namespace sluice::detail {
+
+/// Settings of one query run that nodes need while instantiating.
+struct RunSettings {
+  std::size_t workers = 1;
+  std::size_t max_parallelism = 128;
+  std::size_t batch_size = 1024;
+  BufferOptions exchange_buffer{};
+  const Clock* clock = nullptr;
+  DurationUs tick_interval_us = 1000;
+};
+
+/// Objects shared by all workers of one run, by node id.
+struct SharedState {
+  std::vector<Worker*> workers;      ///< all workers of the run, by index
+  std::vector<std::any> by_node;     ///< what `Node::prepare` left for its instances
+};
+
+/// Per-worker instantiation context.
+class BuildContext {
+ public:
+  BuildContext(const RunSettings& settings, Worker& worker, MetricsRegistry& metrics, SharedState& shared,
+               std::size_t port_count)
+      : settings(settings), worker(worker), metrics(metrics), shared(shared), ports_(port_count, nullptr) {}
+
+  const RunSettings& settings;
+  Worker& worker;
+  MetricsRegistry& metrics;
+  SharedState& shared;
+
+  std::size_t worker_index() const { return worker.index(); }
+
+  template <class T>
+  Output<T>& port(int id) {
+    return *static_cast<Output<T>*>(ports_.at(static_cast<std::size_t>(id)));
+  }
+  template <class T>
+  void set_port(int id, Output<T>& out) {
+    ports_.at(static_cast<std::size_t>(id)) = &out;
+  }
+  /// Creates an object owned by the worker.
+  template <class T, class... Args>
+  T& make(Args&&... args) {
+    return worker.own(std::make_unique<T>(std::forward<Args>(args)...));
+  }
+
+ private:
+  std::vector<void*> ports_;
+};
+
+class Node {
+ public:
+  Node(std::string kind, std::string name) : kind_(std::move(kind)), name_(std::move(name)) {}
+  virtual ~Node() = default;
+
+  /// Once per run, before any `instantiate`: create what workers share.
+  virtual void prepare(const RunSettings& settings, SharedState& shared, MetricsRegistry& metrics) const {}
+  /// Once per worker: create this worker's instance and connect it.
+  virtual void instantiate(BuildContext& ctx) const = 0;
+
+  const std::string& kind() const { return kind_; }
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+  int id() const { return id_; }
+  void set_id(int id) { id_ = id; }
+
+  /// Whether `stream.side_output(tag)` / `dead_letters()` make sense here.
+  virtual bool has_side_outputs() const { return false; }
+
+  /// The port of side output `tag`, declared on first use (build time).
+  template <class U>
+  int side_port(int new_port, const OutputTag<U>& tag) {
+    for (const SideSpec& s : sides_)
+      if (s.tag_id == tag.id()) return s.port;
+    const std::uint64_t tag_id = tag.id();
+    sides_.push_back(SideSpec{tag_id, new_port, [tag_id, new_port](BuildContext& ctx) {
+                                auto side = std::make_unique<SideOutput<U>>(tag_id);
+                                ctx.set_port<U>(new_port, side->output());
+                                return std::unique_ptr<SideOutputBase>(std::move(side));
+                              }});
+    return new_port;
+  }
+  bool has_side_port(std::uint64_t tag_id) const {
+    for (const SideSpec& s : sides_)
+      if (s.tag_id == tag_id) return true;
+    return false;
+  }
+  /// Creates this worker's side outputs of an instance and publishes their ports.
+  void make_side_outputs(BuildContext& ctx, SideOutputs& out) const {
+    for (const SideSpec& s : sides_) out.add(s.make(ctx));
+  }
+
+ private:
+  struct SideSpec {
+    std::uint64_t tag_id;
+    int port;
+    std::function<std::unique_ptr<SideOutputBase>(BuildContext&)> make;
+  };
+  std::vector<SideSpec> sides_;
+  std::string kind_;
+  std::string name_;
+  int id_ = -1;
+};
+
+/// The nodes of a job in creation (= topological) order.
+class Graph {
+ public:
+  template <class N>
+  N& add(std::unique_ptr<N> node) {
+    N& ref = *node;
+    ref.set_id(static_cast<int>(nodes_.size()));
+    if (ref.name().empty()) ref.set_name(ref.kind() + "#" + std::to_string(nodes_.size()));
+    nodes_.push_back(std::move(node));
+    return ref;
+  }
+  int new_port() { return port_count_++; }
+  std::size_t port_count() const { return static_cast<std::size_t>(port_count_); }
+  const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
+  Node& node(int id) { return *nodes_.at(static_cast<std::size_t>(id)); }
+  /// Names must be unique: they identify metrics and (later) state.
+  bool has_name(const std::string& name) const {
+    for (const auto& n : nodes_)
+      if (n->name() == name) return true;
+    return false;
+  }
+
+ private:
+  std::vector<std::unique_ptr<Node>> nodes_;
+  int port_count_ = 0;
+};
+
+}  // namespace sluice::detail

@@ -1,0 +1,158 @@
+// Runs one worker's source reader as a task: polls a batch at a time, pushes
+// it down the chain, and at the end emits the final watermark and end of input.
+#pragma once
+
+#include <cstdio>
+
+#include "streaming/detail/graph.hpp"
+#include "streaming/sink.hpp"
+#include "streaming/source.hpp"
+
+namespace sluice::detail {
+
+/// Prints the first few dead letters nobody consumes, so they are not silent
+/// (they are also counted in metrics).
+void log_unconsumed_dead_letter(const DeadLetter& d, std::uint64_t count_so_far);
+
+template <class T>
+class SourceTask final : public Task {
+ public:
+  SourceTask(std::unique_ptr<SourceReader<T>> reader, OperatorMetrics& metrics, std::size_t batch_size)
+      : reader_(std::move(reader)), metrics_(metrics), batch_size_(batch_size) {
+    batch_.reserve(batch_size);
+  }
+
+  Output<T>& output() { return out_; }
+  SideOutputs& sides() { return sides_; }
+
+  bool run_once() override {
+    if (ended_) return false;
+    if (end_requested_) {
+      finish();
+      return true;
+    }
+    batch_.clear();
+    dead_.clear();
+    const SourceStatus status = reader_->poll(batch_, dead_, batch_size_);
+    const std::size_t n = batch_.size();
+    if (n > 0) {
+      metrics_.records_out.add(n);
+      out_.push(batch_);
+    }
+    if (!dead_.empty()) route_dead_letters();
+    if (status == SourceStatus::kEnd) {
+      finish();
+      return true;
+    }
+    return n > 0 || status == SourceStatus::kMore;
+  }
+
+  bool finished() const override { return ended_; }
+  void request_end() override { end_requested_ = true; }
+  void collect_senders() override {
+    senders_.clear();
+    out_.reachable_senders(senders_);
+    sides_.reachable_senders(senders_);
+  }
+  void close() override { reader_->close(); }
+
+ private:
+  void route_dead_letters() {
+    metrics_.dead_letters.add(dead_.size());
+    SideOutput<DeadLetter>* side = sides_.find<DeadLetter>(dead_letter_tag().id());
+    for (DeadLetter& d : dead_) {
+      ++dead_count_;
+      if (side != nullptr && side->output().connected()) {
+        side->emit(std::move(d), 0);
+      } else {
+        log_unconsumed_dead_letter(d, dead_count_);
+      }
+    }
+    sides_.flush();
+  }
+
+  void finish() {
+    ended_ = true;
+    out_.control(Control::watermark(kMaxTimestamp));
+    out_.control(Control::end_of_input());
+    sides_.control(Control::watermark(kMaxTimestamp));
+    sides_.control(Control::end_of_input());
+  }
+
+  std::unique_ptr<SourceReader<T>> reader_;
+  OperatorMetrics& metrics_;
+  std::size_t batch_size_;
+  Output<T> out_;
+  SideOutputs sides_;
+  Batch<T> batch_;
+  std::vector<DeadLetter> dead_;
+  std::uint64_t dead_count_ = 0;
+  bool ended_ = false;
+  bool end_requested_ = false;
+};
+
+template <class T>
+class SourceNode final : public Node {
+ public:
+  SourceNode(int out, std::shared_ptr<const Source<T>> source, std::string name)
+      : Node("source", std::move(name)), out_(out), source_(std::move(source)) {}
+
+  bool has_side_outputs() const override { return true; }
+
+  void instantiate(BuildContext& ctx) const override {
+    OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
+    SourceContext sc{ctx.worker_index(), ctx.settings.workers, ctx.settings.clock, name(), &m, &ctx.metrics};
+    auto& task = ctx.make<SourceTask<T>>(source_->open(sc), m, ctx.settings.batch_size);
+    make_side_outputs(ctx, task.sides());
+    ctx.set_port<T>(out_, task.output());
+    ctx.worker.add_task(task);
+  }
+
+ private:
+  int out_;
+  std::shared_ptr<const Source<T>> source_;
+};
+
+/// Feeds a sink writer; counts and reports the watermark.
+template <class T>
+class SinkOperator final : public Input<T>, public Lifecycle {
+ public:
+  SinkOperator(std::unique_ptr<SinkWriter<T>> writer, OperatorMetrics& metrics)
+      : writer_(std::move(writer)), metrics_(metrics) {}
+  void push(Batch<T>& batch) override {
+    metrics_.records_in.add(batch.size());
+    writer_->write(batch);
+  }
+  void control(const Control& c) override {
+    if (c.kind == Control::Kind::kWatermark) {
+      metrics_.watermark_us.set(c.ts_us);
+      writer_->on_watermark(c.ts_us);
+    } else if (c.kind == Control::Kind::kEndOfInput) {
+      writer_->on_end_of_input();
+    }
+  }
+  void close() override { writer_->close(); }
+
+ private:
+  std::unique_ptr<SinkWriter<T>> writer_;
+  OperatorMetrics& metrics_;
+};
+
+template <class T>
+class SinkNode final : public Node {
+ public:
+  SinkNode(int in, std::shared_ptr<Sink<T>> sink, std::string name)
+      : Node("sink", std::move(name)), in_(in), sink_(std::move(sink)) {}
+  void instantiate(BuildContext& ctx) const override {
+    OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
+    SinkContext sc{ctx.worker_index(), ctx.settings.workers, name()};
+    auto& op = ctx.make<SinkOperator<T>>(sink_->open(sc), m);
+    ctx.port<T>(in_).connect(&op);
+  }
+
+ private:
+  int in_;
+  std::shared_ptr<Sink<T>> sink_;
+};
+
+}  // namespace sluice::detail

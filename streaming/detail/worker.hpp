@@ -1,0 +1,109 @@
+// One worker: a thread that runs its share of every operator.
+//
+// The worker owns one instance of every operator and drives them from a
+// single thread, so operator state needs no locks. Entry points (`Task`s) are
+// source readers and exchange receivers; everything downstream of an entry
+// point runs by direct calls until the next exchange sender. A task is only
+// run while none of the senders it reaches holds a refused (pending) message:
+// that is the whole backpressure protocol, and because the graph is acyclic
+// the last stage can always make progress, so Block never deadlocks.
+#pragma once
+
+#include <cassert>
+#include <concurrentqueue/concurrentqueue.h>  // defines macros lightweightsemaphore.h needs
+#include <concurrentqueue/lightweightsemaphore.h>
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "streaming/time.hpp"
+
+namespace sluice::detail {
+
+/// Lifecycle of every object a worker owns (operator instances, tasks).
+/// All calls come from the worker's thread.
+class Lifecycle {
+ public:
+  virtual ~Lifecycle() = default;
+  /// Before the first record. May throw (the query then fails).
+  virtual void open() {}
+  /// Processing time has moved to `now_us`: fire processing-time timers,
+  /// emit periodic watermarks, detect idleness.
+  virtual void on_processing_time(Timestamp now_us) {}
+  /// After the last call; release resources. Must not throw.
+  virtual void close() {}
+};
+
+/// The sending half of an exchange on one worker.
+class ExchangeSenderBase {
+ public:
+  virtual ~ExchangeSenderBase() = default;
+  /// True while a message refused by a full channel waits to be sent.
+  virtual bool has_pending() const = 0;
+  /// Retries pending messages; true if any went out.
+  virtual bool try_flush() = 0;
+  /// Sends partially filled batches (called when the worker runs dry, so
+  /// records are not held back waiting for a full batch).
+  virtual bool flush_partial() = 0;
+};
+
+/// An entry point the worker polls: a source reader or an exchange receiver.
+class Task : public Lifecycle {
+ public:
+  /// Does one bounded step of work; returns true if anything happened.
+  virtual bool run_once() = 0;
+  /// True once the task has delivered end-of-input downstream.
+  virtual bool finished() const = 0;
+  /// Sources: end now, as if the input were exhausted (drain-stop).
+  virtual void request_end() {}
+
+  /// Computes which senders this task feeds by direct calls.
+  virtual void collect_senders() = 0;
+  bool blocked() const {
+    for (const ExchangeSenderBase* s : senders_)
+      if (s->has_pending()) return true;
+    return false;
+  }
+
+ protected:
+  std::vector<ExchangeSenderBase*> senders_;
+};
+
+class Worker {
+ public:
+  Worker(std::size_t index, const Clock& clock, DurationUs tick_interval_us)
+      : index_(index), clock_(clock), tick_interval_us_(tick_interval_us) {}
+
+  std::size_t index() const { return index_; }
+  moodycamel::LightweightSemaphore& wake() { return wake_; }
+
+  /// Takes ownership of an operator instance or task.
+  template <class T>
+  T& own(std::unique_ptr<T> object) {
+    T& ref = *object;
+    owned_.push_back(std::move(object));
+    return ref;
+  }
+  void add_task(Task& task) { tasks_.push_back(&task); }
+  void add_sender(ExchangeSenderBase& sender) { senders_.push_back(&sender); }
+
+  /// Opens everything, loops until every task finished (or `stop` is set),
+  /// then closes. Throws what an operator threw (after closing).
+  void run(const std::atomic<bool>& stop, const std::atomic<bool>& drain);
+
+ private:
+  bool step();
+  bool idle() const;
+
+  std::size_t index_;
+  const Clock& clock_;
+  DurationUs tick_interval_us_;
+  moodycamel::LightweightSemaphore wake_;
+  std::vector<std::unique_ptr<Lifecycle>> owned_;
+  std::vector<Task*> tasks_;
+  std::vector<ExchangeSenderBase*> senders_;
+};
+
+}  // namespace sluice::detail

@@ -1,0 +1,46 @@
+// Keys, key groups and workers.
+//
+// `key_by` hashes a key into one of `max_parallelism` key groups; key groups
+// are assigned to workers in contiguous ranges. State is owned per key
+// group, so a snapshot can later be restored on a different worker count by
+// handing key groups to new owners.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+namespace sluice {
+
+namespace detail {
+/// splitmix64's finalizer: spreads std::hash (the identity for integers).
+inline std::uint64_t mix64(std::uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+}  // namespace detail
+
+/// The hash Sluice uses for keys everywhere (routing and state tables).
+template <class K>
+std::uint64_t hash_key(const K& key) {
+  return detail::mix64(static_cast<std::uint64_t>(std::hash<K>{}(key)));
+}
+
+/// Key group of a key hash. Uses the high bits, so the low bits (used by
+/// per-key-group hash tables) stay well spread within a group.
+inline std::uint32_t key_group_of(std::uint64_t hash, std::size_t max_parallelism) {
+  return static_cast<std::uint32_t>(((hash >> 32) * max_parallelism) >> 32);
+}
+
+/// Worker that owns key group `kg` (contiguous ranges, as Flink assigns them).
+inline std::size_t worker_of_key_group(std::uint32_t kg, std::size_t max_parallelism, std::size_t workers) {
+  return static_cast<std::size_t>(kg) * workers / max_parallelism;
+}
+
+/// First key group owned by `worker`; its range is [first(w), first(w+1)).
+inline std::uint32_t first_key_group(std::size_t worker, std::size_t max_parallelism, std::size_t workers) {
+  return static_cast<std::uint32_t>((worker * max_parallelism + workers - 1) / workers);
+}
+
+}  // namespace sluice

@@ -1,0 +1,122 @@
+// Metrics per query, per operator and per buffer.
+//
+// Counters are written by exactly one worker thread (each operator instance
+// and each channel end belongs to one worker) and read by anyone, so a relaxed
+// load+store is enough and costs no locked instruction. Operators update them
+// once per batch, not per record. `MetricsRegistry::snapshot()` sums the
+// per-worker instances into the figures users see.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "streaming/time.hpp"
+
+namespace sluice {
+
+/// Monotonic counter with a single writer.
+class Counter {
+ public:
+  void add(std::uint64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+/// Last-value gauge with a single writer.
+class Gauge {
+ public:
+  explicit Gauge(std::int64_t initial = 0) : v_(initial) {}
+  void set(std::int64_t v) { v_.store(v, std::memory_order_relaxed); }
+  std::int64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> v_;
+};
+
+/// What one operator instance (one worker's share) counts.
+struct OperatorMetrics {
+  std::string name;  ///< operator name as given to the graph builder
+  std::string kind;  ///< "source", "map", "key_by", "process", "sink", ...
+  Counter records_in;
+  Counter records_out;
+  Counter late_records;     ///< records behind the watermark (sent to a late output or dropped)
+  Counter dropped_records;  ///< records dropped by an opt-in backpressure strategy
+  Counter dead_letters;     ///< bad records routed to the dead-letter output
+  Gauge watermark_us{kMinTimestamp};  ///< current watermark seen by this instance
+};
+
+/// What one bounded buffer (a source buffer or an exchange channel) counts.
+struct BufferMetrics {
+  std::string name;
+  Counter batches;              ///< batches (or records, for source buffers) accepted
+  Counter records;              ///< records accepted
+  Counter dropped_records;      ///< lost to DropOldest / DropNewest
+  Counter backpressure_events;  ///< times a producer found the buffer full
+  Counter blocked_us;           ///< time producers spent waiting on a full buffer
+  Counter occupancy_sum;        ///< sum of occupancy sampled at each accept ...
+  Counter occupancy_samples;    ///< ... and the number of samples
+  Gauge capacity{0};            ///< current capacity (Adaptive may grow it)
+};
+
+/// Summed figures of one operator over all workers.
+struct OperatorStats {
+  std::string name;
+  std::string kind;
+  std::uint64_t records_in = 0;
+  std::uint64_t records_out = 0;
+  std::uint64_t late_records = 0;
+  std::uint64_t dropped_records = 0;
+  std::uint64_t dead_letters = 0;
+  Timestamp watermark_us = kMinTimestamp;  ///< minimum over workers
+};
+
+/// Summed figures of one buffer over all its instances.
+struct BufferStats {
+  std::string name;
+  std::uint64_t batches = 0;
+  std::uint64_t records = 0;
+  std::uint64_t dropped_records = 0;
+  std::uint64_t backpressure_events = 0;
+  std::uint64_t blocked_us = 0;
+  double average_occupancy = 0;  ///< mean fill level at accept time, in [0, 1] of capacity
+  std::int64_t capacity = 0;
+};
+
+/// A point-in-time view of a query's metrics.
+struct QueryMetrics {
+  std::vector<OperatorStats> operators;  ///< in graph order
+  std::vector<BufferStats> buffers;
+  std::uint64_t records_in = 0;    ///< records read by all sources
+  std::uint64_t records_out = 0;   ///< records written by all sinks
+  std::uint64_t dead_letters = 0;  ///< bad records, all operators
+  std::uint64_t dropped_records = 0;
+  std::uint64_t late_records = 0;
+  Timestamp watermark_us = kMinTimestamp;  ///< minimum over sinks
+  DurationUs event_time_lag_us = 0;        ///< processing time minus that watermark (0 when none yet)
+
+  /// The stats of the operator named `name`, or nullptr.
+  const OperatorStats* op(const std::string& name) const;
+  const BufferStats* buffer(const std::string& name) const;
+};
+
+/// Owns the metric objects of one query run. Registration happens while the
+/// query is set up (one thread); snapshots may be taken from any thread.
+class MetricsRegistry {
+ public:
+  OperatorMetrics& add_operator(std::string name, std::string kind);
+  BufferMetrics& add_buffer(std::string name);
+  QueryMetrics snapshot(Timestamp now_us) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<OperatorMetrics> operators_;  // deque: stable addresses
+  std::deque<BufferMetrics> buffers_;
+};
+
+}  // namespace sluice

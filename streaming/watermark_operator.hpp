@@ -1,0 +1,218 @@
+// The operators behind `assign_timestamps` and `watermarks`.
+#pragma once
+
+#include "streaming/detail/operator_base.hpp"
+#include "streaming/stream.hpp"
+
+namespace sluice {
+namespace detail {
+
+struct NoPunctuation {};
+
+/// Generates watermarks per a strategy on one worker's share of a stream.
+/// Upstream watermarks are replaced by our own, except the final +inf one
+/// that marks the end of input (as Flink's TimestampsAndWatermarksOperator).
+template <class T, class Punctuation = NoPunctuation>
+class WatermarkOperator final : public OneInputOperator<T, T> {
+  using Base = OneInputOperator<T, T>;
+
+ public:
+  WatermarkOperator(OperatorMetrics& m, const Clock& clock, const WatermarkStrategy& s,
+                    const Punctuation* punct = nullptr)
+      : Base(m), clock_(clock), strategy_(s), punct_(punct) {}
+
+  void open() override { last_activity_us_ = last_emit_us_ = clock_.now_us(); }
+
+  void push(Batch<T>& batch) override {
+    this->metrics_.records_in.add(batch.size());
+    this->metrics_.records_out.add(batch.size());
+    saw_records_ = true;
+    if (idle_) {
+      idle_ = false;
+      this->out_.control(Control::active());
+    }
+    if constexpr (!std::is_same_v<Punctuation, NoPunctuation>) {
+      push_punctuated(batch);
+    } else if (strategy_.kind == WatermarkStrategy::Kind::kProcessingTime) {
+      const Timestamp now = clock_.now_us();
+      for (Record<T>& r : batch) r.ts_us = now;
+      this->out_.push(batch);
+      if (now - 1 > current_) advance(now - 1);
+    } else {
+      Timestamp max = max_ts_;
+      for (const Record<T>& r : batch) max = r.ts_us > max ? r.ts_us : max;
+      max_ts_ = max;
+      this->out_.push(batch);
+      if (strategy_.emit_interval_us == 0) emit_periodic();
+    }
+  }
+
+  void control(const Control& c) override {
+    // Only the end-of-input watermark passes; idleness is decided here.
+    if (c.kind == Control::Kind::kWatermark && c.ts_us != kMaxTimestamp) return;
+    if (c.kind == Control::Kind::kIdle || c.kind == Control::Kind::kActive) return;
+    if (c.kind == Control::Kind::kWatermark) current_ = kMaxTimestamp;
+    Base::control(c);
+  }
+
+  void on_processing_time(Timestamp now) override {
+    if (saw_records_) {
+      saw_records_ = false;
+      last_activity_us_ = now;
+    }
+    if (current_ == kMaxTimestamp) return;
+    if constexpr (std::is_same_v<Punctuation, NoPunctuation>) {
+      if (now - last_emit_us_ >= strategy_.emit_interval_us) {
+        last_emit_us_ = now;
+        if (strategy_.kind == WatermarkStrategy::Kind::kProcessingTime) {
+          if (now - 1 > current_) advance(now - 1);
+        } else {
+          emit_periodic();
+        }
+      }
+    }
+    if (idle_timeout() > 0 && !idle_ && now - last_activity_us_ >= idle_timeout()) {
+      idle_ = true;
+      this->out_.control(Control::idle());
+    }
+  }
+
+ private:
+  DurationUs idle_timeout() const {
+    if constexpr (!std::is_same_v<Punctuation, NoPunctuation>) return punct_->idle_timeout_us;
+    return strategy_.idle_timeout_us;
+  }
+
+  void emit_periodic() {
+    if (max_ts_ == kMinTimestamp) return;
+    const Timestamp candidate = max_ts_ - strategy_.max_out_of_orderness_us - 1;
+    if (candidate > current_) advance(candidate);
+  }
+
+  void advance(Timestamp wm) {
+    current_ = wm;
+    this->metrics_.watermark_us.set(wm);
+    this->out_.control(Control::watermark(wm));
+  }
+
+  void push_punctuated(Batch<T>& batch) {
+    if constexpr (!std::is_same_v<Punctuation, NoPunctuation>) {
+      // Split the batch after each record that carries a watermark, so the
+      // watermark follows exactly the records before it.
+      std::size_t start = 0;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        std::optional<Timestamp> wm = punct_->fn(batch[i].value, batch[i].ts_us);
+        if (!wm || *wm <= current_) continue;
+        emit_slice(batch, start, i + 1);
+        start = i + 1;
+        advance(*wm);
+      }
+      if (start == 0) {
+        this->out_.push(batch);
+      } else {
+        emit_slice(batch, start, batch.size());
+      }
+    }
+  }
+
+  void emit_slice(Batch<T>& batch, std::size_t begin, std::size_t end) {
+    if (begin == end) return;
+    slice_.assign(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(begin)),
+                  std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(end)));
+    this->out_.push(slice_);
+    slice_.clear();
+  }
+
+  const Clock& clock_;
+  WatermarkStrategy strategy_;
+  const Punctuation* punct_;
+  Timestamp max_ts_ = kMinTimestamp;
+  Timestamp current_ = kMinTimestamp;
+  Timestamp last_emit_us_ = 0;
+  Timestamp last_activity_us_ = 0;
+  bool saw_records_ = false;
+  bool idle_ = false;
+  Batch<T> slice_;
+};
+
+template <class T, class Punctuation = NoPunctuation>
+class WatermarkNode final : public Node {
+ public:
+  WatermarkNode(int in, int out, WatermarkStrategy s, std::optional<Punctuation> punct = std::nullopt)
+      : Node("watermarks", ""), in_(in), out_(out), strategy_(s), punct_(std::move(punct)) {}
+
+  void instantiate(BuildContext& ctx) const override {
+    OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
+    const Punctuation* p = nullptr;
+    if constexpr (!std::is_same_v<Punctuation, NoPunctuation>) p = &*punct_;
+    auto& op = ctx.make<WatermarkOperator<T, Punctuation>>(m, *ctx.settings.clock, strategy_, p);
+    ctx.port<T>(in_).connect(&op);
+    ctx.set_port<T>(out_, op.output());
+  }
+
+ private:
+  int in_, out_;
+  WatermarkStrategy strategy_;
+  std::optional<Punctuation> punct_;
+};
+
+template <class T, class F>
+class AssignTimestampsOperator final : public OneInputOperator<T, T> {
+ public:
+  AssignTimestampsOperator(OperatorMetrics& m, const F& f) : OneInputOperator<T, T>(m), f_(f) {}
+  void push(Batch<T>& batch) override {
+    this->metrics_.records_in.add(batch.size());
+    for (Record<T>& r : batch) r.ts_us = f_(r.value);
+    this->metrics_.records_out.add(batch.size());
+    this->out_.push(batch);
+  }
+
+ private:
+  F f_;
+};
+
+template <class T, class F>
+class AssignTimestampsNode final : public Node {
+ public:
+  AssignTimestampsNode(int in, int out, F f) : Node("assign_timestamps", ""), in_(in), out_(out), f_(std::move(f)) {}
+  void instantiate(BuildContext& ctx) const override {
+    auto& op = ctx.make<AssignTimestampsOperator<T, F>>(ctx.metrics.add_operator(name(), kind()), f_);
+    ctx.port<T>(in_).connect(&op);
+    ctx.set_port<T>(out_, op.output());
+  }
+
+ private:
+  int in_, out_;
+  F f_;
+};
+
+}  // namespace detail
+
+template <class T>
+template <class F>
+Stream<T> Stream<T>::assign_timestamps(F f) const {
+  static_assert(std::is_invocable_r_v<Timestamp, F&, const T&>,
+                "assign_timestamps(f): f must be callable as Timestamp f(const T&) (µs since epoch)");
+  return then<T, detail::AssignTimestampsNode<T, F>>(std::move(f));
+}
+
+template <class T>
+Stream<T> Stream<T>::watermarks(const WatermarkStrategy& s) const {
+  if (s.max_out_of_orderness_us < 0)
+    throw ConfigError(name(), "max_out_of_orderness", "must be >= 0");
+  if (s.emit_interval_us < 0) throw ConfigError(name(), "emit_interval", "must be >= 0");
+  if (s.idle_timeout_us < 0) throw ConfigError(name(), "idle_timeout", "must be >= 0");
+  return then<T, detail::WatermarkNode<T>>(s);
+}
+
+template <class T>
+template <class F>
+Stream<T> Stream<T>::watermarks(const PunctuatedWatermarks<F>& s) const {
+  static_assert(std::is_invocable_r_v<std::optional<Timestamp>, const F&, const T&, Timestamp>,
+                "punctuated(f): f must be callable as std::optional<Timestamp> f(const T&, Timestamp ts)");
+  WatermarkStrategy base;
+  base.idle_timeout_us = s.idle_timeout_us;
+  return then<T, detail::WatermarkNode<T, PunctuatedWatermarks<F>>>(base, s);
+}
+
+}  // namespace sluice
