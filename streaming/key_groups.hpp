@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <tuple>
+#include <utility>
 
 namespace sluice {
 
@@ -21,10 +23,38 @@ inline std::uint64_t mix64(std::uint64_t x) {
 }
 }  // namespace detail
 
+/// How keys are hashed. Works for anything with std::hash, and for
+/// std::pair / std::tuple of those (composite keys). Specialize
+/// `sluice::KeyHasher<K>` for other key types.
+template <class K>
+struct KeyHasher {
+  std::uint64_t operator()(const K& key) const { return static_cast<std::uint64_t>(std::hash<K>{}(key)); }
+};
+
+template <class A, class B>
+struct KeyHasher<std::pair<A, B>> {
+  std::uint64_t operator()(const std::pair<A, B>& p) const {
+    return detail::mix64(KeyHasher<A>{}(p.first)) ^ (KeyHasher<B>{}(p.second) * 0x9E3779B97F4A7C15ULL);
+  }
+};
+
+template <class... Ts>
+struct KeyHasher<std::tuple<Ts...>> {
+  std::uint64_t operator()(const std::tuple<Ts...>& t) const {
+    return std::apply(
+        [](const auto&... parts) {
+          std::uint64_t h = 0x51ED270B27A34F6DULL;
+          ((h = detail::mix64(h ^ KeyHasher<std::decay_t<decltype(parts)>>{}(parts))), ...);
+          return h;
+        },
+        t);
+  }
+};
+
 /// The hash Sluice uses for keys everywhere (routing and state tables).
 template <class K>
 std::uint64_t hash_key(const K& key) {
-  return detail::mix64(static_cast<std::uint64_t>(std::hash<K>{}(key)));
+  return detail::mix64(KeyHasher<K>{}(key));
 }
 
 /// Key group of a key hash. Uses the high bits, so the low bits (used by

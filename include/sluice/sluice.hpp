@@ -22,3 +22,4 @@
 #include "connectors/callback_sink.hpp"
 #include "connectors/collect_sink.hpp"
 #include "connectors/generator.hpp"
+#include "operators/keyed_process.hpp"

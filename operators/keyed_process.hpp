@@ -1,0 +1,240 @@
+// Keyed process functions: per-key state, event- and processing-time timers,
+// side outputs, in user code.
+//
+//   struct LargeAfterSmall : KeyedProcessFunction<std::string, Txn, Alert> {
+//     ValueState<std::string, double> last;
+//     void open(Context& ctx) { last = ctx.value_state<double>("last_amount"); }
+//     void process(const Txn& t, Context& ctx, Collector<Alert>& out) {
+//       if (auto* prev = last.get(); prev && *prev < 1 && t.amount > 500) out.emit(Alert{...});
+//       last.set(t.amount);
+//       ctx.register_event_time_timer(ctx.timestamp() + 60'000'000);
+//     }
+//     void on_timer(Timestamp ts, Context& ctx, Collector<Alert>& out) { last.clear(); }
+//   };
+//   stream.key_by(&Txn::card).process(LargeAfterSmall{});
+//
+// Each worker gets its own copy of the function object (copied from the one
+// given), and calls it from its thread only. `open` and `on_timer` are
+// optional. The Context is valid only during the call it is passed to.
+// Records emitted from `process` carry the input's timestamp; from `on_timer`,
+// the timer's. An event-time timer fires when the watermark reaches it (an
+// input's end fires all); a processing-time timer when the clock does.
+#pragma once
+
+#include "operators/stateless.hpp"
+#include "streaming/detail/graph.hpp"
+#include "streaming/key_groups.hpp"
+#include "streaming/keyed_state.hpp"
+#include "streaming/stream.hpp"
+#include "streaming/timer_service.hpp"
+
+namespace sluice {
+
+enum class TimeDomain { kEventTime, kProcessingTime };
+
+/// What a keyed process function sees of its operator.
+template <class K, class T, class Fn>
+class KeyedProcessOperator;
+
+template <class K>
+class KeyedContext {
+ public:
+  /// The key being processed.
+  const K& key() const { return *backend_->key_context().key; }
+  /// The record's timestamp in process(); the timer's in on_timer().
+  Timestamp timestamp() const { return ts_; }
+  /// The operator's current event-time watermark.
+  Timestamp current_watermark() const { return watermark_; }
+  /// The query clock's time.
+  Timestamp current_processing_time() const { return clock_->now_us(); }
+  /// Which kind of timer is firing (in on_timer).
+  TimeDomain time_domain() const { return domain_; }
+  std::size_t worker_index() const { return worker_; }
+
+  void register_event_time_timer(Timestamp ts) {
+    event_timers_.add(key(), backend_->key_context().key_group, ts);
+  }
+  void delete_event_time_timer(Timestamp ts) { event_timers_.remove(key(), ts); }
+  void register_processing_time_timer(Timestamp ts) {
+    processing_timers_.add(key(), backend_->key_context().key_group, ts);
+  }
+  void delete_processing_time_timer(Timestamp ts) { processing_timers_.remove(key(), ts); }
+
+  /// Emits `value` to side output `tag` (dropped, and counted, if nobody consumes it).
+  template <class U>
+  void output(const OutputTag<U>& tag, U value) {
+    detail::SideOutput<U>* side = sides_->template find<U>(tag.id());
+    if (side == nullptr || !side->output().connected()) {
+      ++unconsumed_side_records_;
+      return;
+    }
+    side->emit(std::move(value), ts_);
+  }
+
+  /// Declares (or finds) state; call in open(). The name must be unique per
+  /// operator and type.
+  template <class V>
+  ValueState<K, V> value_state(const std::string& name) {
+    return ValueState<K, V>(backend_->template table<V>(name), backend_->key_context());
+  }
+  template <class V>
+  ListState<K, V> list_state(const std::string& name) {
+    return ListState<K, V>(backend_->template table<std::vector<V>>(name), backend_->key_context());
+  }
+  template <class UK, class UV>
+  MapState<K, UK, UV> map_state(const std::string& name) {
+    return MapState<K, UK, UV>(backend_->template table<typename MapState<K, UK, UV>::Map>(name),
+                               backend_->key_context());
+  }
+
+ private:
+  template <class KK, class T, class Fn>
+  friend class KeyedProcessOperator;
+
+  detail::KeyedStateBackend<K>* backend_ = nullptr;
+  detail::SideOutputs* sides_ = nullptr;
+  const Clock* clock_ = nullptr;
+  detail::TimerQueue<K> event_timers_;
+  detail::TimerQueue<K> processing_timers_;
+  Timestamp ts_ = 0;
+  Timestamp watermark_ = kMinTimestamp;
+  TimeDomain domain_ = TimeDomain::kEventTime;
+  std::size_t worker_ = 0;
+  std::uint64_t unconsumed_side_records_ = 0;
+};
+
+/// Base for user functions: fixes the key, input and output types.
+template <class K, class In, class Out>
+struct KeyedProcessFunction {
+  using key_type = K;
+  using input_type = In;
+  using output_type = Out;
+  using Context = KeyedContext<K>;
+};
+
+template <class K, class T, class Fn>
+class KeyedProcessOperator final : public detail::Input<Keyed<K, T>>, public detail::Lifecycle {
+  using Out = typename Fn::output_type;
+
+ public:
+  KeyedProcessOperator(const Fn& fn, OperatorMetrics& metrics, const Clock& clock, std::string name,
+                       std::uint32_t first_kg, std::uint32_t kg_count, std::size_t worker)
+      : fn_(fn), metrics_(metrics), backend_(std::move(name), first_kg, kg_count), collector_(out_buf_) {
+    ctx_.backend_ = &backend_;
+    ctx_.sides_ = &sides_;
+    ctx_.clock_ = &clock;
+    ctx_.worker_ = worker;
+  }
+
+  detail::Output<Out>& output() { return out_; }
+  detail::SideOutputs& sides() { return sides_; }
+
+  void open() override {
+    if constexpr (requires { fn_.open(ctx_); }) fn_.open(ctx_);
+  }
+
+  void push(Batch<Keyed<K, T>>& batch) override {
+    detail::KeyContext<K>& kc = backend_.key_context();
+    for (Record<Keyed<K, T>>& r : batch) {
+      kc.key = &r.value.key;
+      kc.key_group = r.value.key_group;
+      ctx_.ts_ = r.ts_us;
+      collector_.set_timestamp(r.ts_us);
+      fn_.process(std::as_const(r.value.value), ctx_, static_cast<Collector<Out>&>(collector_));
+    }
+    metrics_.records_in.add(batch.size());
+    flush();
+  }
+
+  void control(const Control& c) override {
+    if (c.kind == Control::Kind::kWatermark) {
+      ctx_.watermark_ = c.ts_us;
+      metrics_.watermark_us.set(c.ts_us);
+      fire(ctx_.event_timers_, c.ts_us, TimeDomain::kEventTime);
+    }
+    out_.control(c);
+    sides_.control(c);
+  }
+
+  void on_processing_time(Timestamp now) override { fire(ctx_.processing_timers_, now, TimeDomain::kProcessingTime); }
+
+  void reachable_senders(std::vector<detail::ExchangeSenderBase*>& out) override {
+    out_.reachable_senders(out);
+    sides_.reachable_senders(out);
+  }
+
+ private:
+  void fire(detail::TimerQueue<K>& timers, Timestamp until, TimeDomain domain) {
+    if constexpr (requires(Fn f, KeyedContext<K> c, Collector<Out> & o) { f.on_timer(Timestamp{}, c, o); }) {
+      detail::KeyContext<K>& kc = backend_.key_context();
+      ctx_.domain_ = domain;
+      const std::size_t n = timers.advance(until, [&](const detail::Timer<K>& t) {
+        kc.key = &t.key;
+        kc.key_group = t.key_group;
+        ctx_.ts_ = t.ts_us;
+        collector_.set_timestamp(t.ts_us);
+        fn_.on_timer(t.ts_us, ctx_, static_cast<Collector<Out>&>(collector_));
+      });
+      if (n > 0) flush();
+    } else {
+      timers.advance(until, [](const detail::Timer<K>&) {});
+    }
+  }
+
+  void flush() {
+    metrics_.records_out.add(out_buf_.size());
+    out_.push(out_buf_);
+    out_buf_.clear();
+    sides_.flush();
+  }
+
+  Fn fn_;
+  OperatorMetrics& metrics_;
+  detail::KeyedStateBackend<K> backend_;
+  KeyedContext<K> ctx_;
+  detail::Output<Out> out_;
+  detail::SideOutputs sides_;
+  Batch<Out> out_buf_;
+  detail::BatchCollector<Out> collector_;
+};
+
+namespace detail {
+
+template <class K, class T, class Fn>
+class KeyedProcessNode final : public Node {
+  using Out = typename Fn::output_type;
+
+ public:
+  KeyedProcessNode(int in, int out, Fn fn) : Node("process", ""), in_(in), out_(out), fn_(std::move(fn)) {}
+  bool has_side_outputs() const override { return true; }
+
+  void instantiate(BuildContext& ctx) const override {
+    const RunSettings& s = ctx.settings;
+    const std::uint32_t first = first_key_group(ctx.worker_index(), s.max_parallelism, s.workers);
+    const std::uint32_t end = first_key_group(ctx.worker_index() + 1, s.max_parallelism, s.workers);
+    auto& op = ctx.make<KeyedProcessOperator<K, T, Fn>>(fn_, ctx.metrics.add_operator(name(), kind()), *s.clock,
+                                                        name(), first, end - first, ctx.worker_index());
+    make_side_outputs(ctx, op.sides());
+    ctx.port<Keyed<K, T>>(in_).connect(&op);
+    ctx.set_port<Out>(out_, op.output());
+  }
+
+ private:
+  int in_, out_;
+  Fn fn_;
+};
+
+}  // namespace detail
+
+template <class K, class T>
+template <class Fn>
+auto KeyedStream<K, T>::process(Fn fn) const -> Stream<typename Fn::output_type> {
+  using Out = typename Fn::output_type;
+  static_assert(requires(Fn f, const T& v, KeyedContext<K>& c, Collector<Out>& o) { f.process(v, c, o); },
+                "process(fn): fn needs `void process(const T&, KeyedContext<K>&, Collector<Out>&)` "
+                "(optional: `void open(KeyedContext<K>&)`, `void on_timer(Timestamp, KeyedContext<K>&, "
+                "Collector<Out>&)`); derive from KeyedProcessFunction<K, T, Out> for the type names");
+  return routed_.template then<Out, detail::KeyedProcessNode<K, T, Fn>>(std::move(fn));
+}
+
+}  // namespace sluice

@@ -1,0 +1,125 @@
+// An open-addressing hash map (linear probing, backward-shift deletion) for
+// per-key state on the hot path: one probe sequence in one array, no node
+// allocation per key, unlike std::unordered_map.
+//
+// Pointers and references returned are valid until the next insertion or
+// erase (which may move entries). Iteration order is unspecified.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "streaming/key_groups.hpp"
+
+namespace sluice::detail {
+
+template <class K>
+struct KeyHash {
+  std::uint64_t operator()(const K& k) const { return hash_key(k); }
+};
+
+template <class K, class V, class Hash = KeyHash<K>>
+class FlatHashMap {
+ public:
+  FlatHashMap() = default;
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  V* find(const K& key) {
+    if (size_ == 0) return nullptr;
+    for (std::size_t i = home(key);; i = (i + 1) & mask_) {
+      auto& slot = slots_[i];
+      if (!slot) return nullptr;
+      if (slot->first == key) return &slot->second;
+    }
+  }
+  const V* find(const K& key) const { return const_cast<FlatHashMap*>(this)->find(key); }
+
+  /// Inserts `key` with V(args...) if absent. Returns the value and whether it was inserted.
+  template <class... Args>
+  std::pair<V*, bool> try_emplace(const K& key, Args&&... args) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    for (std::size_t i = home(key);; i = (i + 1) & mask_) {
+      auto& slot = slots_[i];
+      if (!slot) {
+        slot.emplace(std::piecewise_construct, std::forward_as_tuple(key),
+                     std::forward_as_tuple(std::forward<Args>(args)...));
+        ++size_;
+        return {&slot->second, true};
+      }
+      if (slot->first == key) return {&slot->second, false};
+    }
+  }
+
+  /// Removes `key`; false if it was not there.
+  bool erase(const K& key) {
+    if (size_ == 0) return false;
+    std::size_t i = home(key);
+    for (;; i = (i + 1) & mask_) {
+      if (!slots_[i]) return false;
+      if (slots_[i]->first == key) break;
+    }
+    slots_[i].reset();
+    --size_;
+    // Backward shift: pull later entries of the probe run into the hole, so
+    // lookups never need tombstones.
+    for (std::size_t j = (i + 1) & mask_; slots_[j]; j = (j + 1) & mask_) {
+      const std::size_t h = home(slots_[j]->first);
+      if (((j - h) & mask_) >= ((j - i) & mask_)) {
+        slots_[i] = std::move(slots_[j]);
+        slots_[j].reset();
+        i = j;
+      }
+    }
+    return true;
+  }
+
+  void clear() {
+    slots_.clear();
+    mask_ = 0;
+    size_ = 0;
+  }
+
+  /// Calls f(const K&, V&) for every entry. f must not insert or erase.
+  template <class F>
+  void for_each(F&& f) {
+    for (auto& slot : slots_)
+      if (slot) f(std::as_const(slot->first), slot->second);
+  }
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& slot : slots_)
+      if (slot) f(slot->first, slot->second);
+  }
+
+ private:
+  std::size_t home(const K& key) const { return static_cast<std::size_t>(Hash{}(key)) & mask_; }
+
+  void grow() {
+    std::vector<std::optional<std::pair<K, V>>> old;
+    old.swap(slots_);
+    const std::size_t cap = old.empty() ? 16 : old.size() * 2;
+    slots_.resize(cap);
+    mask_ = cap - 1;
+    size_ = 0;
+    for (auto& slot : old)
+      if (slot) {
+        for (std::size_t i = home(slot->first);; i = (i + 1) & mask_)
+          if (!slots_[i]) {
+            slots_[i] = std::move(slot);
+            ++size_;
+            break;
+          }
+      }
+  }
+
+  std::vector<std::optional<std::pair<K, V>>> slots_;
+  std::size_t mask_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace sluice::detail

@@ -1,0 +1,196 @@
+// Keyed state: values, lists and maps scoped to the key being processed.
+//
+// A keyed operator declares state by name (`ctx.value_state<V>("count")`);
+// the name is the state's identity (later: in checkpoints and savepoints).
+// Every access is scoped to the current key, which the operator sets before
+// calling user code. State lives in memory, one hash table per key group, so
+// a snapshot can be taken per key group and restored on any worker count.
+// Handles are cheap to copy and valid for the life of the operator; use
+// them only inside process/on_timer calls (on the worker's thread).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <typeinfo>
+#include <unordered_map>
+#include <vector>
+
+#include "streaming/detail/flat_hash_map.hpp"
+#include "streaming/errors.hpp"
+
+namespace sluice {
+
+namespace detail {
+
+/// The key being processed, set by the operator before each user call.
+template <class K>
+struct KeyContext {
+  const K* key = nullptr;
+  std::uint32_t key_group = 0;
+};
+
+class StateTableBase {
+ public:
+  virtual ~StateTableBase() = default;
+  virtual const std::type_info& type() const = 0;
+  /// Number of keys with state.
+  virtual std::size_t size() const = 0;
+};
+
+/// The state of one name: per local key group, key -> V.
+template <class K, class V>
+class StateTable final : public StateTableBase {
+ public:
+  StateTable(std::uint32_t first_key_group, std::uint32_t key_groups)
+      : first_(first_key_group), groups_(key_groups) {}
+  const std::type_info& type() const override { return typeid(StateTable); }
+  std::size_t size() const override {
+    std::size_t n = 0;
+    for (const auto& g : groups_) n += g.size();
+    return n;
+  }
+  FlatHashMap<K, V>& group(std::uint32_t key_group) { return groups_[key_group - first_]; }
+  std::uint32_t first_key_group() const { return first_; }
+  std::size_t key_group_count() const { return groups_.size(); }
+
+ private:
+  std::uint32_t first_;
+  std::vector<FlatHashMap<K, V>> groups_;
+};
+
+/// All named states of one keyed operator instance.
+template <class K>
+class KeyedStateBackend {
+ public:
+  KeyedStateBackend(std::string operator_name, std::uint32_t first_key_group, std::uint32_t key_groups)
+      : operator_name_(std::move(operator_name)), first_(first_key_group), count_(key_groups) {}
+
+  template <class V>
+  StateTable<K, V>& table(const std::string& name) {
+    for (auto& [n, t] : tables_) {
+      if (n != name) continue;
+      if (t->type() != typeid(StateTable<K, V>))
+        throw TypeMismatchError(operator_name_, name, "state already declared with another type");
+      return static_cast<StateTable<K, V>&>(*t);
+    }
+    auto t = std::make_unique<StateTable<K, V>>(first_, count_);
+    StateTable<K, V>& ref = *t;
+    tables_.emplace_back(name, std::move(t));
+    return ref;
+  }
+  KeyContext<K>& key_context() { return key_; }
+  /// Keys with state, summed over all names.
+  std::size_t size() const {
+    std::size_t n = 0;
+    for (const auto& [name, t] : tables_) n += t->size();
+    return n;
+  }
+
+ private:
+  std::string operator_name_;
+  std::uint32_t first_, count_;
+  KeyContext<K> key_;
+  std::vector<std::pair<std::string, std::unique_ptr<StateTableBase>>> tables_;
+};
+
+}  // namespace detail
+
+/// One value per key.
+template <class K, class V>
+class ValueState {
+ public:
+  ValueState() = default;
+  ValueState(detail::StateTable<K, V>& table, const detail::KeyContext<K>& key) : table_(&table), key_(&key) {}
+
+  /// The current key's value, or nullptr. Valid until the next state change.
+  V* get() const { return table_->group(key_->key_group).find(*key_->key); }
+  /// The current key's value, created from `args` if absent.
+  template <class... Args>
+  V& get_or_insert(Args&&... args) const {
+    return *table_->group(key_->key_group).try_emplace(*key_->key, std::forward<Args>(args)...).first;
+  }
+  /// The current key's value as an optional copy.
+  std::optional<V> value() const {
+    V* v = get();
+    return v ? std::optional<V>(*v) : std::nullopt;
+  }
+  void set(V value) const {
+    auto [slot, inserted] = table_->group(key_->key_group).try_emplace(*key_->key, std::move(value));
+    if (!inserted) *slot = std::move(value);
+  }
+  /// Removes the current key's value (no-op if absent).
+  void clear() const { table_->group(key_->key_group).erase(*key_->key); }
+
+ private:
+  detail::StateTable<K, V>* table_ = nullptr;
+  const detail::KeyContext<K>* key_ = nullptr;
+};
+
+/// A list of values per key.
+template <class K, class V>
+class ListState {
+ public:
+  ListState() = default;
+  ListState(detail::StateTable<K, std::vector<V>>& table, const detail::KeyContext<K>& key)
+      : table_(&table), key_(&key) {}
+
+  void add(V value) const {
+    table_->group(key_->key_group).try_emplace(*key_->key).first->push_back(std::move(value));
+  }
+  /// The current key's list (empty if none). Valid until the next state change.
+  const std::vector<V>& get() const {
+    static const std::vector<V> kEmpty;
+    const std::vector<V>* v = table_->group(key_->key_group).find(*key_->key);
+    return v ? *v : kEmpty;
+  }
+  void update(std::vector<V> values) const {
+    if (values.empty()) return clear();
+    *table_->group(key_->key_group).try_emplace(*key_->key).first = std::move(values);
+  }
+  void clear() const { table_->group(key_->key_group).erase(*key_->key); }
+
+ private:
+  detail::StateTable<K, std::vector<V>>* table_ = nullptr;
+  const detail::KeyContext<K>* key_ = nullptr;
+};
+
+/// A map per key.
+template <class K, class UK, class UV>
+class MapState {
+ public:
+  using Map = std::unordered_map<UK, UV>;
+  MapState() = default;
+  MapState(detail::StateTable<K, Map>& table, const detail::KeyContext<K>& key) : table_(&table), key_(&key) {}
+
+  void put(const UK& k, UV v) const {
+    (*table_->group(key_->key_group).try_emplace(*key_->key).first)[k] = std::move(v);
+  }
+  /// The value under `k` for the current key, or nullptr.
+  UV* get(const UK& k) const {
+    Map* m = table_->group(key_->key_group).find(*key_->key);
+    if (!m) return nullptr;
+    auto it = m->find(k);
+    return it == m->end() ? nullptr : &it->second;
+  }
+  bool contains(const UK& k) const { return get(k) != nullptr; }
+  void remove(const UK& k) const {
+    Map* m = table_->group(key_->key_group).find(*key_->key);
+    if (!m) return;
+    m->erase(k);
+    if (m->empty()) clear();
+  }
+  /// All entries of the current key (empty if none).
+  const Map& entries() const {
+    static const Map kEmpty;
+    const Map* m = table_->group(key_->key_group).find(*key_->key);
+    return m ? *m : kEmpty;
+  }
+  void clear() const { table_->group(key_->key_group).erase(*key_->key); }
+
+ private:
+  detail::StateTable<K, Map>* table_ = nullptr;
+  const detail::KeyContext<K>* key_ = nullptr;
+};
+
+}  // namespace sluice

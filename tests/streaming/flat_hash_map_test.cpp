@@ -1,0 +1,56 @@
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+#include <unordered_map>
+
+#include "streaming/detail/flat_hash_map.hpp"
+
+using sluice::detail::FlatHashMap;
+
+TEST_CASE("FlatHashMap agrees with std::unordered_map under random insert/erase", "[streaming]") {
+  std::mt19937_64 rng(42);
+  FlatHashMap<std::uint64_t, std::uint64_t> map;
+  std::unordered_map<std::uint64_t, std::uint64_t> ref;
+  for (int step = 0; step < 200'000; ++step) {
+    const std::uint64_t k = rng() % 5000;
+    switch (rng() % 3) {
+      case 0: {
+        auto [v, inserted] = map.try_emplace(k, step);
+        auto [it, ref_inserted] = ref.try_emplace(k, step);
+        REQUIRE(inserted == ref_inserted);
+        REQUIRE(*v == it->second);
+        break;
+      }
+      case 1:
+        REQUIRE(map.erase(k) == (ref.erase(k) == 1));
+        break;
+      default: {
+        const std::uint64_t* v = map.find(k);
+        auto it = ref.find(k);
+        REQUIRE((v != nullptr) == (it != ref.end()));
+        if (v) REQUIRE(*v == it->second);
+      }
+    }
+    REQUIRE(map.size() == ref.size());
+  }
+  std::size_t seen = 0;
+  map.for_each([&](const std::uint64_t& k, std::uint64_t& v) {
+    ++seen;
+    REQUIRE(ref.at(k) == v);
+  });
+  CHECK(seen == ref.size());
+}
+
+TEST_CASE("FlatHashMap edge cases: empty, one key, string keys, clear", "[streaming]") {
+  FlatHashMap<std::string, int> m;
+  CHECK(m.find("x") == nullptr);
+  CHECK_FALSE(m.erase("x"));
+  *m.try_emplace("x", 1).first += 1;
+  CHECK(*m.find("x") == 2);
+  CHECK_FALSE(m.try_emplace("x", 7).second);
+  CHECK(m.size() == 1);
+  m.clear();
+  CHECK(m.empty());
+  CHECK(m.find("x") == nullptr);
+}
