@@ -89,12 +89,24 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
     bool exhausted(std::uint64_t j) const { return g_.options_.count != 0 && global_index(j) >= g_.options_.count; }
 
     // Appends up to n records from local index next_; false once exhausted.
+    // Walks whole runs of consecutive global indices, so there is no
+    // division per record.
     bool emit(Batch<T>& out, std::size_t n, std::size_t) {
       const GeneratorOptions& o = g_.options_;
-      for (std::size_t k = 0; k < n; ++k) {
-        if (exhausted(next_)) return false;
-        const std::uint64_t i = global_index(next_++);
-        out.push_back(Record<T>{g_.make_(i), o.first_ts_us + static_cast<Timestamp>(i) * o.ts_step_us});
+      const std::uint64_t chunk = o.chunk;
+      while (n > 0) {
+        std::uint64_t i = global_index(next_);
+        const std::uint64_t in_chunk = chunk - next_ % chunk;
+        std::uint64_t run = std::min<std::uint64_t>(n, in_chunk);
+        if (o.count != 0) {
+          if (i >= o.count) return false;
+          run = std::min<std::uint64_t>(run, o.count - i);
+        }
+        const std::uint64_t end = i + run;
+        Timestamp ts = o.first_ts_us + static_cast<Timestamp>(i) * o.ts_step_us;
+        for (; i < end; ++i, ts += o.ts_step_us) out.push_back(Record<T>{g_.make_(i), ts});
+        next_ += run;
+        n -= static_cast<std::size_t>(run);
       }
       return !exhausted(next_);
     }

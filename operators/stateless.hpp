@@ -42,10 +42,20 @@ class FilterOperator final : public OneInputOperator<In, In> {
   void push(Batch<In>& batch) override {
     const std::size_t n = batch.size();
     std::size_t kept = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!f_(std::as_const(batch[i].value))) continue;
-      if (kept != i) batch[kept] = std::move(batch[i]);
-      ++kept;
+    if constexpr (std::is_trivially_copyable_v<Record<In>> && sizeof(Record<In>) <= 64) {
+      // Branch-free compaction: a filter's outcome is often unpredictable,
+      // and a mispredicted branch costs more than copying a small record.
+      for (std::size_t i = 0; i < n; ++i) {
+        const bool keep = f_(std::as_const(batch[i].value));
+        batch[kept] = batch[i];
+        kept += keep ? 1 : 0;
+      }
+    } else {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!f_(std::as_const(batch[i].value))) continue;
+        if (kept != i) batch[kept] = std::move(batch[i]);
+        ++kept;
+      }
     }
     batch.erase(batch.begin() + static_cast<std::ptrdiff_t>(kept), batch.end());
     this->metrics_.records_in.add(n);

@@ -1,0 +1,322 @@
+// Workloads A and B of shared/bench-workloads.md, through Sluice and through
+// a hand-written loop in the same process, with the checksums of both.
+//
+//   bench_workloads [--n N] [--runs R] [--workers 1,2]
+//
+// A: generator -> filter -> map -> sink (count, sum(price), sum(bidder)).
+// B: generator -> ascending watermarks -> key_by(auction, 1 s window) ->
+//    keyed process (count, sum per window; event-time timer at window end) ->
+//    sink (results, sum(count), sum(sum), mix).
+// Reported: events/s (wall), events per CPU-second (process CPU time), the
+// median over R runs, and the ratio to the hand-written loop.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "sluice/sluice.hpp"
+
+using namespace sluice;
+
+namespace {
+
+constexpr std::uint64_t kKeys = 10'000;
+constexpr std::uint64_t kBidders = 100'000;
+constexpr std::int64_t kWindowUs = 1'000'000;
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+struct Bid {
+  std::uint64_t auction, bidder, price, ts_us;
+};
+
+inline Bid make_bid(std::uint64_t i) {
+  const std::uint64_t h = splitmix64(i);
+  return Bid{1000 + ((static_cast<std::uint64_t>(static_cast<std::uint32_t>(h)) * kKeys) >> 32),
+             1000 + ((static_cast<std::uint64_t>(static_cast<std::uint32_t>(h >> 32)) * kBidders) >> 32),
+             100 + (h & 0xFFFFF), i};
+}
+inline bool keep_a(const Bid& b) { return ((b.price - 100) & 0x80000) == 0; }
+inline Bid convert_a(Bid b) {
+  b.price = b.price * 908 / 1000;
+  return b;
+}
+
+struct SumsA {
+  std::uint64_t count = 0, sum_price = 0, sum_bidder = 0;
+  bool operator==(const SumsA&) const = default;
+};
+struct SumsB {
+  std::uint64_t results = 0, sum_count = 0, sum_sum = 0, mix = 0;
+  bool operator==(const SumsB&) const = default;
+  void add(std::uint64_t key, std::uint64_t window, std::uint64_t count, std::uint64_t sum) {
+    ++results;
+    sum_count += count;
+    sum_sum += sum;
+    mix += splitmix64(key * 1000003 + window) ^ (count * 0x9E3779B97F4A7C15ULL) ^ sum;
+  }
+  void merge(const SumsB& o) {
+    results += o.results;
+    sum_count += o.sum_count;
+    sum_sum += o.sum_sum;
+    mix += o.mix;
+  }
+};
+
+// ---- hand-written loops ----
+
+SumsA loop_a(std::uint64_t n) {
+  SumsA s;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    Bid b = make_bid(i);
+    if (!keep_a(b)) continue;
+    b = convert_a(b);
+    ++s.count;
+    s.sum_price += b.price;
+    s.sum_bidder += b.bidder;
+  }
+  return s;
+}
+
+SumsB loop_b(std::uint64_t n) {
+  SumsB s;
+  std::vector<std::uint64_t> count(kKeys), sum(kKeys);
+  std::uint64_t window = 0;
+  auto flush = [&] {
+    for (std::uint64_t k = 0; k < kKeys; ++k)
+      if (count[k] != 0) {
+        s.add(k + 1000, window, count[k], sum[k]);
+        count[k] = sum[k] = 0;
+      }
+  };
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const Bid b = make_bid(i);
+    const std::uint64_t w = b.ts_us / kWindowUs;
+    if (w != window) {
+      flush();
+      window = w;
+    }
+    count[b.auction - 1000]++;
+    sum[b.auction - 1000] += b.price;
+  }
+  flush();
+  return s;
+}
+
+// ---- through Sluice ----
+
+// A sink that folds records into per-worker sums and merges them at the end.
+template <class T, class Sums, class Fold>
+class FoldSink final : public Sink<T> {
+ public:
+  FoldSink(Sums* total, std::mutex* mu, Fold fold) : total_(total), mu_(mu), fold_(fold) {}
+  std::string default_name() const override { return "fold"; }
+  std::unique_ptr<SinkWriter<T>> open(const SinkContext&) override { return std::make_unique<Writer>(*this); }
+
+ private:
+  class Writer final : public SinkWriter<T> {
+   public:
+    explicit Writer(FoldSink& s) : s_(s) {}
+    void write(Batch<T>& batch) override {
+      for (const auto& r : batch) s_.fold_(local_, r.value);
+    }
+    void close() override {
+      std::lock_guard lock(*s_.mu_);
+      merge(*s_.total_, local_);
+    }
+
+   private:
+    FoldSink& s_;
+    Sums local_;
+  };
+  static void merge(SumsA& a, const SumsA& b) {
+    a.count += b.count;
+    a.sum_price += b.sum_price;
+    a.sum_bidder += b.sum_bidder;
+  }
+  static void merge(SumsB& a, const SumsB& b) { a.merge(b); }
+  Sums* total_;
+  std::mutex* mu_;
+  Fold fold_;
+};
+
+SumsA sluice_a(std::uint64_t n, std::size_t workers) {
+  SumsA total;
+  std::mutex mu;
+  Job job("workload-a");
+  auto fold = [](SumsA& s, const Bid& b) {
+    ++s.count;
+    s.sum_price += b.price;
+    s.sum_bidder += b.bidder;
+  };
+  // Lambdas, as users write them: a function pointer would cost an indirect
+  // call per record, a lambda inlines into the operator's loop.
+  job.source(Generator(GeneratorOptions{.count = n}, [](std::uint64_t i) { return make_bid(i); }))
+      .filter([](const Bid& b) { return keep_a(b); })
+      .map([](const Bid& b) { return convert_a(b); })
+      .sink(FoldSink<Bid, SumsA, decltype(fold)>(&total, &mu, fold));
+  QueryOptions o;
+  o.workers = workers;
+  if (const char* b = std::getenv("SLUICE_BENCH_BATCH")) o.batch_size = std::stoul(b);
+  job.run(o);
+  return total;
+}
+
+struct WindowResult {
+  std::uint64_t auction;
+  std::uint64_t window;
+  std::uint64_t count;
+  std::uint64_t sum;
+};
+
+using WindowKey = std::pair<std::uint64_t, std::uint64_t>;  // (auction, window index)
+
+struct Acc {
+  std::uint64_t count = 0, sum = 0;
+};
+
+// What a Flink user writes without a window operator: state per
+// (key, window) and an event-time timer at the window's end.
+struct TumblingCountSum : KeyedProcessFunction<WindowKey, Bid, WindowResult> {
+  ValueState<WindowKey, Acc> acc;
+  void open(Context& ctx) { acc = ctx.value_state<Acc>("acc"); }
+  void process(const Bid& b, Context& ctx, Collector<WindowResult>& out) {
+    Acc& a = acc.get_or_insert();
+    if (a.count == 0) ctx.register_event_time_timer(static_cast<Timestamp>((ctx.key().second + 1) * kWindowUs - 1));
+    ++a.count;
+    a.sum += b.price;
+  }
+  void on_timer(Timestamp, Context& ctx, Collector<WindowResult>& out) {
+    const Acc* a = acc.get();
+    out.emit(WindowResult{ctx.key().first, ctx.key().second, a->count, a->sum});
+    acc.clear();
+  }
+};
+
+SumsB sluice_b(std::uint64_t n, std::size_t workers) {
+  SumsB total;
+  std::mutex mu;
+  Job job("workload-b");
+  auto fold = [](SumsB& s, const WindowResult& r) { s.add(r.auction, r.window, r.count, r.sum); };
+  job.source(Generator(GeneratorOptions{.count = n}, [](std::uint64_t i) { return make_bid(i); }))
+      .watermarks(ascending())
+      .key_by([](const Bid& b) { return WindowKey(b.auction, b.ts_us / kWindowUs); })
+      .process(TumblingCountSum{})
+      .sink(FoldSink<WindowResult, SumsB, decltype(fold)>(&total, &mu, fold));
+  QueryOptions o;
+  o.workers = workers;
+  job.run(o);
+  return total;
+}
+
+// ---- measurement ----
+
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Figures {
+  double events_per_s = 0;
+  double events_per_cpu_s = 0;
+};
+
+template <class F>
+Figures measure(std::uint64_t n, int runs, F&& run) {
+  std::vector<double> wall, cpu;
+  for (int r = 0; r < runs; ++r) {
+    const double c0 = cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double csecs = cpu_seconds() - c0;
+    wall.push_back(static_cast<double>(n) / secs);
+    cpu.push_back(static_cast<double>(n) / csecs);
+  }
+  std::sort(wall.begin(), wall.end());
+  std::sort(cpu.begin(), cpu.end());
+  return Figures{wall[wall.size() / 2], cpu[cpu.size() / 2]};
+}
+
+void print_row(const char* what, const Figures& f, const Figures& loop, const Figures* one_worker) {
+  std::printf("  %-26s %9.1f M ev/s  %9.1f M ev/CPU-s  %5.2fx loop", what, f.events_per_s / 1e6,
+              f.events_per_cpu_s / 1e6, f.events_per_s / loop.events_per_s);
+  if (one_worker) std::printf("  %5.2fx 1 worker", f.events_per_s / one_worker->events_per_s);
+  std::printf("\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint64_t n = 50'000'000;
+  int runs = 3;
+  std::vector<std::size_t> worker_counts{1, 2};
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--n") && i + 1 < argc) n = std::stoull(argv[++i]);
+    else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::stoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: %s [--n EVENTS] [--runs R] [--only A|B]\n", argv[0]);
+      return 2;
+    }
+  }
+  bool ok = true;
+  std::printf("Sluice workloads (n = %llu events, median of %d runs)\n", static_cast<unsigned long long>(n), runs);
+
+  if (only.empty() || only == "A") {
+    SumsA want = loop_a(n);
+    std::printf("workload A: count %llu, sum(price) %llu, sum(bidder) %llu\n",
+                static_cast<unsigned long long>(want.count), static_cast<unsigned long long>(want.sum_price),
+                static_cast<unsigned long long>(want.sum_bidder));
+    volatile std::uint64_t sink = 0;
+    Figures loop = measure(n, runs, [&] { sink = sink + loop_a(n).count; });
+    print_row("hand-written loop", loop, loop, nullptr);
+    Figures one{};
+    for (std::size_t w : worker_counts) {
+      SumsA got;
+      Figures f = measure(n, runs, [&] { got = sluice_a(n, w); });
+      if (!(got == want)) {
+        std::printf("  CHECKSUM MISMATCH (workers %zu): count %llu\n", w, static_cast<unsigned long long>(got.count));
+        ok = false;
+      }
+      std::string label = "sluice, " + std::to_string(w) + " worker" + (w > 1 ? "s" : "");
+      print_row(label.c_str(), f, loop, w > 1 ? &one : nullptr);
+      if (w == 1) one = f;
+    }
+  }
+  if (only.empty() || only == "B") {
+    SumsB want = loop_b(n);
+    std::printf("workload B: results %llu, sum(count) %llu, sum(sum) %llu, mix 0x%016llx\n",
+                static_cast<unsigned long long>(want.results), static_cast<unsigned long long>(want.sum_count),
+                static_cast<unsigned long long>(want.sum_sum), static_cast<unsigned long long>(want.mix));
+    volatile std::uint64_t sink = 0;
+    Figures loop = measure(n, runs, [&] { sink = sink + loop_b(n).results; });
+    print_row("hand-written loop", loop, loop, nullptr);
+    Figures one{};
+    for (std::size_t w : worker_counts) {
+      SumsB got;
+      Figures f = measure(n, runs, [&] { got = sluice_b(n, w); });
+      if (!(got == want)) {
+        std::printf("  CHECKSUM MISMATCH (workers %zu): results %llu mix 0x%016llx\n", w,
+                    static_cast<unsigned long long>(got.results), static_cast<unsigned long long>(got.mix));
+        ok = false;
+      }
+      std::string label = "sluice, " + std::to_string(w) + " worker" + (w > 1 ? "s" : "");
+      print_row(label.c_str(), f, loop, w > 1 ? &one : nullptr);
+      if (w == 1) one = f;
+    }
+  }
+  return ok ? 0 : 1;
+}
