@@ -15,6 +15,9 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 constexpr std::size_t kMaxExcerptBytes = 64;
+// Conversion recurses once per nesting level; the cap keeps hostile input
+// ("[[[[...") from exhausting the stack. Real records nest a few levels.
+constexpr int kMaxNestingDepth = 128;
 
 std::string excerpt(std::string_view s) {
   if (s.size() <= kMaxExcerptBytes) return "'" + std::string(s) + "'";
@@ -111,7 +114,13 @@ bool read_int64(const Json& j, std::string_view name, std::int64_t& out, std::st
 }
 
 // Schema-less conversion for nested elements and parse_json_value.
-bool to_value(const Json& j, std::string_view name, Value& out, std::string& error) {
+bool to_value(const Json& j, std::string_view name, Value& out, std::string& error,
+              int depth = 0) {
+  if (depth > kMaxNestingDepth && (j.is_array() || j.is_object())) {
+    error = field_prefix(name) + "nested deeper than " + std::to_string(kMaxNestingDepth) +
+            " levels";
+    return false;
+  }
   switch (j.type()) {
     case Json::value_t::null: out = Value(); return true;
     case Json::value_t::boolean: out = Value(j.get<bool>()); return true;
@@ -129,7 +138,7 @@ bool to_value(const Json& j, std::string_view name, Value& out, std::string& err
       elements.reserve(j.size());
       for (const Json& e : j) {
         Value v;
-        if (!to_value(e, name, v, error)) return false;
+        if (!to_value(e, name, v, error, depth + 1)) return false;
         elements.push_back(std::move(v));
       }
       out = Value(std::move(elements));
@@ -140,7 +149,7 @@ bool to_value(const Json& j, std::string_view name, Value& out, std::string& err
       members.reserve(j.size());
       for (const auto& [key, e] : j.items()) {
         Value v;
-        if (!to_value(e, name, v, error)) return false;
+        if (!to_value(e, name, v, error, depth + 1)) return false;
         members.emplace_back(key, std::move(v));
       }
       out = Value(std::move(members));

@@ -59,7 +59,8 @@ namespace sluice {
 /// - "field 'x': expected T, got U" — wrong JSON type (null included);
 /// - "field 'x': N is out of range for int64" — an integer beyond int64;
 /// - "field 'x': 'S' is not an ISO-8601 UTC timestamp" — bad timestamp text;
-/// - "field 'x': 'S' is not valid base64" — bad bytes text.
+/// - "field 'x': 'S' is not valid base64" — bad bytes text;
+/// - "field 'x': nested deeper than 128 levels" — array/object nesting cap.
 /// Quoted input excerpts 'S' are cut to 64 bytes followed by "...".
 ///
 /// Precondition: `schema` is non-null (a null schema yields the error "no schema").

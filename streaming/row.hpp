@@ -103,6 +103,7 @@ struct RowParseResult {
 
   /// True when parsing succeeded.
   bool ok() const { return row.has_value(); }
+  /// Same as ok().
   explicit operator bool() const { return ok(); }
 
   /// A success holding `r`.

@@ -62,7 +62,9 @@ class Schema {
   const Field& operator[](std::size_t i) const { return fields_[i]; }
   /// The field at position `i`. Throws std::out_of_range when i >= size().
   const Field& at(std::size_t i) const { return fields_.at(i); }
+  /// Iteration over the fields in order (range-for support).
   auto begin() const { return fields_.begin(); }
+  /// End of the field range.
   auto end() const { return fields_.end(); }
 
   /// Position of the field called `name`, or nullopt. Linear in size(): meant

@@ -294,3 +294,13 @@ TEST_CASE("parse_json_value and value_to_json", "[connectors]") {
   CHECK(value_to_json(Value()) == "null");
   CHECK(value_to_json(Value::timestamp(0)) == R"("1970-01-01T00:00:00.000000Z")");
 }
+
+TEST_CASE("parse_json_row caps nesting depth instead of overflowing the stack", "[connectors]") {
+  const SchemaRef s = Schema::make({{"x", ValueType::kArray}});
+  auto nested = [](int depth) {
+    return "{\"x\":" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  CHECK(parse_json_row(nested(129), s).ok());
+  CHECK(error_of(nested(130), s) == "field 'x': nested deeper than 128 levels");
+  CHECK(error_of(nested(100000), s) == "field 'x': nested deeper than 128 levels");
+}
