@@ -1,0 +1,71 @@
+// Line-oriented file sources: JSON lines and CSV, producing `Row`s.
+//
+// The schema is given up front, so field names (and the timestamp field) are
+// resolved once, when the source is built: an unknown name throws
+// UnknownFieldError naming the source and the field. A file is read by one
+// worker (worker 0); key_by spreads the work after it. Lines that do not
+// parse, miss a field or have a mistyped one become dead letters
+// (`stream.dead_letters()`) with the reason, the file name and the 1-based
+// line number; they are counted and never stop the job. A missing file fails
+// the query at start with the file's name.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "connectors/csv_row.hpp"
+#include "streaming/row.hpp"
+#include "streaming/source.hpp"
+
+namespace sluice {
+
+struct FileSourceOptions {
+  /// Field holding each record's event time: a timestamp field, or an int64
+  /// field in µs since the epoch. Empty: every record gets timestamp 0 (use
+  /// assign_timestamps). A null value there makes the line a dead letter.
+  std::string timestamp_field;
+  /// CSV only: the first line names the columns (any order; checked against
+  /// the schema when the query starts). Default: true.
+  bool has_header = true;
+  /// CSV only: field delimiter. Default: ','.
+  char delimiter = ',';
+  /// Blank lines are skipped (not dead letters). Default: true.
+  bool skip_blank_lines = true;
+};
+
+class LineFileSource : public Source<Row> {
+ public:
+  enum class Format { kJsonLines, kCsv };
+
+  LineFileSource(Format format, std::string path, SchemaRef schema, FileSourceOptions options = {});
+
+  std::string default_name() const override;
+  std::unique_ptr<SourceReader<Row>> open(const SourceContext& ctx) const override;
+
+  const SchemaRef& schema() const { return schema_; }
+
+ private:
+  class Reader;
+  Format format_;
+  std::string path_;
+  SchemaRef schema_;
+  FileSourceOptions options_;
+  std::optional<std::size_t> ts_index_;
+};
+
+/// Reads newline-delimited JSON objects into rows of `schema`.
+class JsonLinesSource final : public LineFileSource {
+ public:
+  JsonLinesSource(std::string path, SchemaRef schema, FileSourceOptions options = {})
+      : LineFileSource(Format::kJsonLines, std::move(path), std::move(schema), std::move(options)) {}
+};
+
+/// Reads RFC-4180 CSV into rows of `schema`.
+class CsvSource final : public LineFileSource {
+ public:
+  CsvSource(std::string path, SchemaRef schema, FileSourceOptions options = {})
+      : LineFileSource(Format::kCsv, std::move(path), std::move(schema), std::move(options)) {}
+};
+
+}  // namespace sluice
