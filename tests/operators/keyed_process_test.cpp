@@ -196,7 +196,9 @@ TEST_CASE("keyed process: list/map state, timer dedupe and delete, side output",
   std::vector<Record<Event>> in = {
       {{"ann", 1}, 100}, {{"bob", 5}, 101}, {{"ann", 1}, 105}, {{"ann", -3}, 106},
       {{"ann", 2}, 200},  // processed before the watermark 199 it brings: extends ann's session (115 deleted)
-      {{"bob", 6}, 300},
+      {{"cat", 6}, 300},
+      // No key gets a record after a gap its timer might or might not have fired in: with
+      // several workers, when a watermark arrives relative to records is up to the threads.
   };
   for (std::size_t workers : {1u, 3u}) {
     Job job("sessions");
@@ -219,7 +221,7 @@ TEST_CASE("keyed process: list/map state, timer dedupe and delete, side output",
     CHECK(got[0].ts_us == 210);
     CHECK(got[1].value == "bob@111:5,distinct=1");  // fired by watermark 199
     CHECK(got[1].ts_us == 111);
-    CHECK(got[2].value == "bob@310:6,distinct=1");  // fired by the end-of-input watermark
+    CHECK(got[2].value == "cat@310:6,distinct=1");  // fired by the end-of-input watermark
     CHECK(negative.values() == std::vector<std::string>{"ann:-3"});
   }
 }
