@@ -2,11 +2,11 @@
 // them) and processing time (fire when the clock does).
 //
 // A timer is (key, timestamp): registering the same one twice fires once.
-// Deleting is lazy (the heap entry is skipped when popped). Timers that a
-// firing timer registers at or before the current time fire in the same pass.
+// Timers that a firing timer registers at or before the current time fire in
+// the same pass.
 #pragma once
 
-#include <queue>
+#include <map>
 #include <vector>
 
 #include "streaming/detail/flat_hash_map.hpp"
@@ -21,50 +21,113 @@ struct Timer {
   std::uint32_t key_group;
 };
 
+/// Timers bucketed by timestamp. Window-style timers share timestamps (every
+/// key's window ends at the same instant), so each distinct timestamp gets a
+/// bucket: a vector of keys in registration order, with a per-bucket index
+/// for de-duplication and deletion once it grows past a few entries. Firing
+/// walks a bucket's vector linearly: far fewer cache misses than a heap of
+/// individual timers, and ties fire in registration order (deterministic).
 template <class K>
 class TimerQueue {
  public:
   /// Registers (key, ts); false if it already was.
   bool add(const K& key, std::uint32_t key_group, Timestamp ts) {
-    if (!pending_.try_emplace(Id{key, ts}, key_group).second) return false;
-    heap_.push(Timer<K>{ts, key, key_group});
+    Bucket& b = bucket(ts);
+    if (b.find(key) != kNone) return false;
+    b.insert(key, key_group);
+    ++size_;
     return true;
   }
-  bool remove(const K& key, Timestamp ts) { return pending_.erase(Id{key, ts}); }
 
-  /// Pops every live timer with ts <= `until`, in timestamp order, calling
-  /// fire(const Timer<K>&). fire may add timers.
+  /// Deletes (key, ts); false if it was not registered.
+  bool remove(const K& key, Timestamp ts) {
+    auto it = buckets_.find(ts);
+    if (it == buckets_.end()) return false;
+    const std::uint32_t pos = it->second.find(key);
+    if (pos == kNone) return false;
+    it->second.kill(pos);
+    --size_;
+    return true;
+  }
+
+  /// Fires every live timer with ts <= `until`, in timestamp order (ties in
+  /// registration order), calling fire(const Timer<K>&). fire may add or
+  /// delete timers; ones added at or before `until` fire in this pass too.
   template <class Fire>
   std::size_t advance(Timestamp until, Fire&& fire) {
     std::size_t fired = 0;
-    while (!heap_.empty() && heap_.top().ts_us <= until) {
-      Timer<K> t = heap_.top();
-      heap_.pop();
-      if (!pending_.erase(Id{t.key, t.ts_us})) continue;  // deleted, or a duplicate entry
-      fire(t);
-      ++fired;
+    while (!buckets_.empty() && buckets_.begin()->first <= until) {
+      auto it = buckets_.begin();
+      const Timestamp ts = it->first;
+      // Index-based: fire() may append to this very bucket.
+      for (std::size_t i = 0; i < it->second.entries.size(); ++i) {
+        Entry& e = it->second.entries[i];
+        if (!e.alive) continue;
+        Timer<K> t{ts, e.key, e.key_group};
+        it->second.kill(static_cast<std::uint32_t>(i));
+        --size_;
+        fire(t);
+        ++fired;
+      }
+      if (cached_ == &it->second) cached_ = nullptr;
+      buckets_.erase(it);
     }
     return fired;
   }
 
-  std::size_t size() const { return pending_.size(); }
+  /// Live timers.
+  std::size_t size() const { return size_; }
 
  private:
-  struct Id {
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  static constexpr std::size_t kLinearLimit = 8;  // below this, find by scanning
+
+  struct Entry {
     K key;
-    Timestamp ts;
-    bool operator==(const Id& o) const { return ts == o.ts && key == o.key; }
+    std::uint32_t key_group;
+    bool alive;
   };
-  struct IdHash {
-    std::uint64_t operator()(const Id& id) const {
-      return mix64(hash_key(id.key) ^ static_cast<std::uint64_t>(id.ts) * 0x9E3779B97F4A7C15ULL);
+  struct Bucket {
+    std::vector<Entry> entries;
+    FlatHashMap<K, std::uint32_t> index;  // key -> position of its live entry (large buckets only)
+
+    std::uint32_t find(const K& key) const {
+      if (entries.size() <= kLinearLimit) {
+        for (std::size_t i = 0; i < entries.size(); ++i)
+          if (entries[i].alive && entries[i].key == key) return static_cast<std::uint32_t>(i);
+        return kNone;
+      }
+      const std::uint32_t* pos = index.find(key);
+      return pos ? *pos : kNone;
+    }
+    void insert(const K& key, std::uint32_t key_group) {
+      entries.push_back(Entry{key, key_group, true});
+      if (entries.size() == kLinearLimit + 1) {
+        for (std::size_t i = 0; i < entries.size(); ++i)
+          if (entries[i].alive) index.try_emplace(entries[i].key, static_cast<std::uint32_t>(i));
+      } else if (entries.size() > kLinearLimit + 1) {
+        index.try_emplace(key, static_cast<std::uint32_t>(entries.size() - 1));
+      }
+    }
+    void kill(std::uint32_t pos) {
+      entries[pos].alive = false;
+      if (entries.size() > kLinearLimit) index.erase(entries[pos].key);
     }
   };
-  struct Later {
-    bool operator()(const Timer<K>& a, const Timer<K>& b) const { return a.ts_us > b.ts_us; }
-  };
-  FlatHashMap<Id, std::uint32_t, IdHash> pending_;
-  std::priority_queue<Timer<K>, std::vector<Timer<K>>, Later> heap_;
+
+  Bucket& bucket(Timestamp ts) {
+    // Consecutive registrations usually share a timestamp (a window's end).
+    if (cached_ != nullptr && cached_ts_ == ts) return *cached_;
+    Bucket& b = buckets_[ts];
+    cached_ = &b;
+    cached_ts_ = ts;
+    return b;
+  }
+
+  std::map<Timestamp, Bucket> buckets_;
+  Bucket* cached_ = nullptr;
+  Timestamp cached_ts_ = 0;
+  std::size_t size_ = 0;
 };
 
 }  // namespace sluice::detail
