@@ -142,8 +142,10 @@ struct FraudDetector : KeyedProcessFunction<std::uint32_t, Txn, Alert> {
     }
     const std::int64_t window = now / kVelocityWindowUs;
     WindowCounts& w = velocity.get_or_insert();
-    auto it = std::find_if(w.begin(), w.end(), [&](const auto& p) { return p.first == window; });
-    if (it == w.end()) {
+    // Newest first: most transactions fall in the latest window.
+    auto rit = std::find_if(w.rbegin(), w.rend(), [&](const auto& p) { return p.first == window; });
+    auto it = rit.base() - 1;
+    if (rit == w.rend()) {
       w.emplace_back(window, 0);
       it = w.end() - 1;
       ctx.register_event_time_timer((window + 1) * kVelocityWindowUs - 1);
