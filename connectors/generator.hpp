@@ -104,6 +104,12 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
     void arrive(Timestamp now) {
       const std::uint64_t due = static_cast<std::uint64_t>(static_cast<double>(now - start_us_) * rate_per_us_);
       if (due <= arrived_) return;
+      const BufferOptions& opts = g_.options_.buffer;
+      if (opts.strategy == Backpressure::kAdaptive && buffered_ == 0 && capacity_ > opts.capacity) {
+        // Drained: shrink back (halving), as exchange channels do.
+        capacity_ = std::max<std::uint64_t>(opts.capacity, capacity_ / 2);
+        buffer_metrics_->capacity.set(static_cast<std::int64_t>(capacity_));
+      }
       std::uint64_t fresh = due - arrived_;
       std::uint64_t past_end = 0;  // due by the clock, but beyond this worker's share
       if (g_.options_.count != 0) {
