@@ -279,7 +279,8 @@ TEST_CASE("backpressure: Block on exchange channels is lossless and reports back
     // Worker 0's sink is stuck: worker 1 keeps producing into its channel to worker 0.
     REQUIRE(sink.state().gate.wait_for_arrival());
     REQUIRE(eventually([&] {
-      const BufferStats* b = q->metrics().buffer("kb");
+      const QueryMetrics now = q->metrics();
+      const BufferStats* b = now.buffer("kb");
       return b != nullptr && b->backpressure_events > 0;
     }));
     CHECK(q->status().state == QueryState::kRunning);
