@@ -116,11 +116,19 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
     void arrive(Timestamp now) {
       const std::uint64_t due = static_cast<std::uint64_t>(static_cast<double>(now - start_us_) * rate_per_us_);
       if (due <= arrived_) return;
+      const BufferOptions& opts = g_.options_.buffer;
+      if (opts.strategy == Backpressure::kAdaptive && buffered_ == 0 && capacity_ > opts.capacity) {
+        // Drained: shrink back (halving), as exchange channels do.
+        capacity_ = std::max<std::uint64_t>(opts.capacity, capacity_ / 2);
+        buffer_metrics_->capacity.set(static_cast<std::int64_t>(capacity_));
+      }
       std::uint64_t fresh = due - arrived_;
+      std::uint64_t past_end = 0;  // due by the clock, but beyond this worker's share
       if (g_.options_.count != 0) {
         // Never let arrivals run past the end of this worker's share.
         std::uint64_t left = 0;
         while (!exhausted(arrived_ + left) && left < fresh) ++left;
+        past_end = fresh - left;
         fresh = left;
       }
       while (fresh > 0) {
@@ -134,7 +142,8 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
         switch (g_.options_.buffer.strategy) {
           case Backpressure::kBlock:
             // The producer waits: these records arrive later, nothing is lost.
-            start_us_ += static_cast<Timestamp>(static_cast<double>(fresh) / rate_per_us_);
+            // Shift its schedule by the whole backlog, so nothing more is due now.
+            start_us_ += static_cast<Timestamp>(static_cast<double>(fresh + past_end) / rate_per_us_);
             fresh = 0;
             break;
           case Backpressure::kDropNewest:
@@ -156,7 +165,7 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
               capacity_ = std::min<std::uint64_t>(capacity_ * 2, g_.options_.buffer.adaptive_limit());
               buffer_metrics_->capacity.set(static_cast<std::int64_t>(capacity_));
             } else {
-              start_us_ += static_cast<Timestamp>(static_cast<double>(fresh) / rate_per_us_);
+              start_us_ += static_cast<Timestamp>(static_cast<double>(fresh + past_end) / rate_per_us_);
               fresh = 0;
             }
             break;

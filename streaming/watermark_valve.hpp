@@ -71,9 +71,14 @@ class WatermarkValve {
   void recompute(Emit& emit) {
     Timestamp min = kMaxTimestamp;
     bool any_active = false;
+    bool any_aligned = false;
     for (const Channel& ch : channels_) {
       if (ch.idle) continue;
       any_active = true;
+      // Only a channel that came back from idleness can be behind the output;
+      // it is not counted until it catches up.
+      if (ch.watermark < output_) continue;
+      any_aligned = true;
       if (ch.watermark < min) min = ch.watermark;
     }
     if (!any_active) {
@@ -87,7 +92,7 @@ class WatermarkValve {
       output_idle_ = false;
       emit(Control::active());
     }
-    if (min > output_) {
+    if (any_aligned && min > output_) {
       output_ = min;
       emit(Control::watermark(min));
     }

@@ -31,8 +31,8 @@ void Worker::run(const std::atomic<bool>& stop, const std::atomic<bool>& drain) 
   std::size_t opened = 0;
   try {
     for (; opened < owned_.size(); ++opened) owned_[opened]->open();
-    bool ticked = false;
     Timestamp last_tick = 0;
+    bool ticked = false;  // the first iteration always ticks
     bool drained = false;
     while (!stop.load(std::memory_order_acquire)) {
       if (!drained && drain.load(std::memory_order_acquire)) {
@@ -41,7 +41,7 @@ void Worker::run(const std::atomic<bool>& stop, const std::atomic<bool>& drain) 
       }
       bool progress = step();
       const Timestamp now = clock_.now_us();
-      if (!ticked || now - last_tick >= tick_interval_us_) {
+      if (!ticked || now - last_tick >= tick_interval_us_ || now < last_tick) {
         ticked = true;
         last_tick = now;
         for (auto& o : owned_) o->on_processing_time(now);
