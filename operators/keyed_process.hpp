@@ -156,7 +156,14 @@ class KeyedProcessOperator final : public detail::Input<Keyed<K, T>>, public det
     sides_.control(c);
   }
 
-  void on_processing_time(Timestamp now) override { fire(ctx_.processing_timers_, now, TimeDomain::kProcessingTime); }
+  void on_processing_time(Timestamp now) override {
+    try {
+      fire(ctx_.processing_timers_, now, TimeDomain::kProcessingTime);
+    } catch (...) {
+      detail::rethrow_in_operator(metrics_.name);
+    }
+  }
+  const std::string& operator_name() const override { return metrics_.name; }
 
   void reachable_senders(std::vector<detail::ExchangeSenderBase*>& out) override {
     out_.reachable_senders(out);

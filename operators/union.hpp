@@ -40,6 +40,7 @@ class UnionOperator final : public Lifecycle {
       });
     }
     void reachable_senders(std::vector<ExchangeSenderBase*>& out) override { op_.out_.reachable_senders(out); }
+    const std::string& operator_name() const override { return op_.metrics_.name; }
 
    private:
     UnionOperator& op_;

@@ -7,7 +7,10 @@
 // here is driven by a single worker thread.
 #pragma once
 
+#include <string>
 #include <vector>
+
+#include "streaming/errors.hpp"
 
 #include "streaming/record.hpp"
 
@@ -28,6 +31,8 @@ class Input {
   /// Appends the exchange senders this input reaches through direct calls, so
   /// the worker can tell when feeding it more would overflow a full channel.
   virtual void reachable_senders(std::vector<ExchangeSenderBase*>& out) {}
+  /// The operator's name, for errors.
+  virtual const std::string& operator_name() const = 0;
 };
 
 /// The consumers of one stream on one worker. Fan-out copies the batch for all
@@ -41,15 +46,30 @@ class Output {
   void push(Batch<T>& batch) {
     if (batch.empty() || consumers_.empty()) return;
     const std::size_t n = consumers_.size();
+    // try costs nothing until something throws; the catch names the operator.
     for (std::size_t i = 0; i + 1 < n; ++i) {
       Batch<T> copy = batch;
-      consumers_[i]->push(copy);
+      try {
+        consumers_[i]->push(copy);
+      } catch (...) {
+        rethrow_in_operator(consumers_[i]->operator_name());
+      }
     }
-    consumers_[n - 1]->push(batch);
+    try {
+      consumers_[n - 1]->push(batch);
+    } catch (...) {
+      rethrow_in_operator(consumers_[n - 1]->operator_name());
+    }
   }
 
   void control(const Control& c) {
-    for (Input<T>* consumer : consumers_) consumer->control(c);
+    for (Input<T>* consumer : consumers_) {
+      try {
+        consumer->control(c);
+      } catch (...) {
+        rethrow_in_operator(consumer->operator_name());
+      }
+    }
   }
 
   void reachable_senders(std::vector<ExchangeSenderBase*>& out) {

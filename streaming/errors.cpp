@@ -16,4 +16,21 @@ GraphError::GraphError(std::string op, std::string field, std::string detail)
       field_(std::move(field)),
       detail_(std::move(detail)) {}
 
+OperatorError::OperatorError(std::string op, const std::string& message)
+    : SluiceError("operator '" + op + "': " + message), operator_(std::move(op)) {}
+
+namespace detail {
+void rethrow_in_operator(const std::string& op) {
+  try {
+    throw;
+  } catch (const OperatorError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw OperatorError(op, e.what());
+  } catch (...) {
+    throw OperatorError(op, "unknown exception");
+  }
+}
+}  // namespace detail
+
 }  // namespace sluice

@@ -49,6 +49,24 @@ class ConfigError : public GraphError {
   using GraphError::GraphError;
 };
 
+/// A failure inside a running operator (a user function threw, a sink could
+/// not write). `what()` reads "operator '<name>': <message>". It fails the
+/// query; `QueryStatus::error` carries the text.
+class OperatorError : public SluiceError {
+ public:
+  OperatorError(std::string op, const std::string& message);
+  const std::string& operator_name() const { return operator_; }
+
+ private:
+  std::string operator_;
+};
+
+namespace detail {
+/// Called in a catch block: rethrows the current exception as an
+/// OperatorError naming `op`, unless it already names an operator.
+[[noreturn]] void rethrow_in_operator(const std::string& op);
+}  // namespace detail
+
 /// A record that could not be processed, with why and where it came from.
 struct DeadLetter {
   std::string reason;     ///< what was wrong, e.g. "field 'amount': expected double, got string"

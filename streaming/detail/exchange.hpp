@@ -72,6 +72,7 @@ class ExchangeSender final : public Input<In>, public ExchangeSenderBase, public
   }
 
   void reachable_senders(std::vector<ExchangeSenderBase*>& out) override { out.push_back(this); }
+  const std::string& operator_name() const override { return metrics_.name; }
 
   bool has_pending() const override { return pending_count_ > 0; }
 
@@ -203,6 +204,7 @@ class LocalExchange final : public Input<In>, public Lifecycle {
     out_.control(c);
   }
   void reachable_senders(std::vector<ExchangeSenderBase*>& out) override { out_.reachable_senders(out); }
+  const std::string& operator_name() const override { return metrics_.name; }
 
  private:
   Route route_;

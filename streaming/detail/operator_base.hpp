@@ -28,6 +28,7 @@ class OneInputOperator : public Input<In>, public Lifecycle {
     out_.control(c);
   }
   void reachable_senders(std::vector<ExchangeSenderBase*>& out) override { reachable_more(out); }
+  const std::string& operator_name() const override { return metrics_.name; }
 
  protected:
   /// The watermark advanced to `wm`; emit whatever it completes.

@@ -26,6 +26,15 @@ class SourceTask final : public Task {
   SideOutputs& sides() { return sides_; }
 
   bool run_once() override {
+    try {
+      return step();
+    } catch (...) {
+      rethrow_in_operator(metrics_.name);
+    }
+  }
+
+ private:
+  bool step() {
     if (ended_) return false;
     if (end_requested_) {
       finish();
@@ -47,6 +56,8 @@ class SourceTask final : public Task {
     return n > 0 || status == SourceStatus::kMore;
   }
 
+
+ public:
   bool finished() const override { return ended_; }
   void request_end() override { end_requested_ = true; }
   void collect_senders() override {
@@ -132,6 +143,7 @@ class SinkOperator final : public Input<T>, public Lifecycle {
     }
   }
   void close() override { writer_->close(); }
+  const std::string& operator_name() const override { return metrics_.name; }
 
  private:
   std::unique_ptr<SinkWriter<T>> writer_;
