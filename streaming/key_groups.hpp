@@ -31,10 +31,12 @@ struct KeyHasher {
   std::uint64_t operator()(const K& key) const { return static_cast<std::uint64_t>(std::hash<K>{}(key)); }
 };
 
+// Composite keys combine their parts' hashes with a multiply-add; the final
+// mix in hash_key spreads the result, so one mix per key is enough.
 template <class A, class B>
 struct KeyHasher<std::pair<A, B>> {
   std::uint64_t operator()(const std::pair<A, B>& p) const {
-    return detail::mix64(KeyHasher<A>{}(p.first)) ^ (KeyHasher<B>{}(p.second) * 0x9E3779B97F4A7C15ULL);
+    return KeyHasher<A>{}(p.first) * 0x9E3779B97F4A7C15ULL + KeyHasher<B>{}(p.second);
   }
 };
 
@@ -44,7 +46,7 @@ struct KeyHasher<std::tuple<Ts...>> {
     return std::apply(
         [](const auto&... parts) {
           std::uint64_t h = 0x51ED270B27A34F6DULL;
-          ((h = detail::mix64(h ^ KeyHasher<std::decay_t<decltype(parts)>>{}(parts))), ...);
+          ((h = h * 0x9E3779B97F4A7C15ULL + KeyHasher<std::decay_t<decltype(parts)>>{}(parts)), ...);
           return h;
         },
         t);
