@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,10 @@ struct SourceContext {
   std::string name;              ///< the source's operator name (use it in dead letters)
   OperatorMetrics* metrics = nullptr;  ///< this worker's source metrics (count drops here)
   MetricsRegistry* registry = nullptr; ///< to register buffer metrics (`add_buffer`)
+  /// Wakes this worker if it is waiting for work. Thread-safe and cheap: a
+  /// push-based source calls it when data arrives, so the worker does not
+  /// sit out its idle wait.
+  std::function<void()> wake;
 };
 
 enum class SourceStatus {

@@ -30,3 +30,4 @@
 #include "streaming/row.hpp"
 #include "streaming/schema.hpp"
 #include "streaming/value.hpp"
+#include "connectors/push_source.hpp"

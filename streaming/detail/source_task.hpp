@@ -112,7 +112,9 @@ class SourceNode final : public Node {
 
   void instantiate(BuildContext& ctx) const override {
     OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
-    SourceContext sc{ctx.worker_index(), ctx.settings.workers, ctx.settings.clock, name(), &m, &ctx.metrics};
+    Worker* worker = &ctx.worker;
+    SourceContext sc{ctx.worker_index(), ctx.settings.workers, ctx.settings.clock, name(), &m, &ctx.metrics,
+                     [worker] { worker->wake().signal(); }};
     auto& task = ctx.make<SourceTask<T>>(source_->open(sc), m, ctx.settings.batch_size);
     make_side_outputs(ctx, task.sides());
     ctx.set_port<T>(out_, task.output());
