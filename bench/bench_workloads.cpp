@@ -203,6 +203,11 @@ struct TumblingCountSum : KeyedProcessFunction<WindowKey, Bid, WindowResult> {
   }
 };
 
+std::int64_t bench_emit_interval_us() {
+  const char* e = std::getenv("SLUICE_BENCH_WM_US");
+  return e ? std::stoll(e) : 0;
+}
+
 SumsB sluice_b(std::uint64_t n, std::size_t workers) {
   SumsB total;
   std::mutex mu;
@@ -211,7 +216,7 @@ SumsB sluice_b(std::uint64_t n, std::size_t workers) {
   job.source(Generator(GeneratorOptions{.count = n}, [](std::uint64_t i) { return make_bid(i); }))
       // Ascending watermark after every batch: windows close as soon as
       // their end passes, so few are open at once.
-      .watermarks(ascending().with_emit_interval(std::chrono::microseconds(0)))
+      .watermarks(ascending().with_emit_interval(std::chrono::microseconds(bench_emit_interval_us())))
       .key_by([](const Bid& b) { return WindowKey(b.auction, b.ts_us / kWindowUs); })
       .process(TumblingCountSum{})
       .sink(FoldSink<WindowResult, SumsB, decltype(fold)>(&total, &mu, fold));

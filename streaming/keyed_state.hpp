@@ -28,6 +28,7 @@ template <class K>
 struct KeyContext {
   const K* key = nullptr;
   std::uint32_t key_group = 0;
+  std::uint64_t hash = 0;  ///< hash_key(*key), computed once per record
 };
 
 class StateTableBase {
@@ -36,6 +37,8 @@ class StateTableBase {
   virtual const std::type_info& type() const = 0;
   /// Number of keys with state.
   virtual std::size_t size() const = 0;
+  /// Starts fetching the slot of a key (see FlatHashMap::prefetch).
+  virtual void prefetch(std::uint32_t key_group, std::uint64_t hash) const = 0;
 };
 
 /// The state of one name: per local key group, key -> V.
@@ -49,6 +52,9 @@ class StateTable final : public StateTableBase {
     std::size_t n = 0;
     for (const auto& g : groups_) n += g.size();
     return n;
+  }
+  void prefetch(std::uint32_t key_group, std::uint64_t hash) const override {
+    groups_[key_group - first_].prefetch(hash);
   }
   FlatHashMap<K, V>& group(std::uint32_t key_group) { return groups_[key_group - first_]; }
   std::uint32_t first_key_group() const { return first_; }
@@ -80,6 +86,9 @@ class KeyedStateBackend {
     return ref;
   }
   KeyContext<K>& key_context() { return key_; }
+  void prefetch(std::uint32_t key_group, std::uint64_t hash) const {
+    for (const auto& [name, t] : tables_) t->prefetch(key_group, hash);
+  }
   /// Keys with state, summed over all names.
   std::size_t size() const {
     std::size_t n = 0;
@@ -104,11 +113,11 @@ class ValueState {
   ValueState(detail::StateTable<K, V>& table, const detail::KeyContext<K>& key) : table_(&table), key_(&key) {}
 
   /// The current key's value, or nullptr. Valid until the next state change.
-  V* get() const { return table_->group(key_->key_group).find(*key_->key); }
+  V* get() const { return table_->group(key_->key_group).find_hashed(*key_->key, key_->hash); }
   /// The current key's value, created from `args` if absent.
   template <class... Args>
   V& get_or_insert(Args&&... args) const {
-    return *table_->group(key_->key_group).try_emplace(*key_->key, std::forward<Args>(args)...).first;
+    return *table_->group(key_->key_group).try_emplace_hashed(*key_->key, key_->hash, std::forward<Args>(args)...).first;
   }
   /// The current key's value as an optional copy.
   std::optional<V> value() const {
@@ -116,7 +125,7 @@ class ValueState {
     return v ? std::optional<V>(*v) : std::nullopt;
   }
   void set(V value) const {
-    auto [slot, inserted] = table_->group(key_->key_group).try_emplace(*key_->key, std::move(value));
+    auto [slot, inserted] = table_->group(key_->key_group).try_emplace_hashed(*key_->key, key_->hash, std::move(value));
     if (!inserted) *slot = std::move(value);
   }
   /// Removes the current key's value (no-op if absent).
@@ -136,17 +145,17 @@ class ListState {
       : table_(&table), key_(&key) {}
 
   void add(V value) const {
-    table_->group(key_->key_group).try_emplace(*key_->key).first->push_back(std::move(value));
+    table_->group(key_->key_group).try_emplace_hashed(*key_->key, key_->hash).first->push_back(std::move(value));
   }
   /// The current key's list (empty if none). Valid until the next state change.
   const std::vector<V>& get() const {
     static const std::vector<V> kEmpty;
-    const std::vector<V>* v = table_->group(key_->key_group).find(*key_->key);
+    const std::vector<V>* v = table_->group(key_->key_group).find_hashed(*key_->key, key_->hash);
     return v ? *v : kEmpty;
   }
   void update(std::vector<V> values) const {
     if (values.empty()) return clear();
-    *table_->group(key_->key_group).try_emplace(*key_->key).first = std::move(values);
+    *table_->group(key_->key_group).try_emplace_hashed(*key_->key, key_->hash).first = std::move(values);
   }
   void clear() const { table_->group(key_->key_group).erase(*key_->key); }
 
@@ -164,18 +173,18 @@ class MapState {
   MapState(detail::StateTable<K, Map>& table, const detail::KeyContext<K>& key) : table_(&table), key_(&key) {}
 
   void put(const UK& k, UV v) const {
-    (*table_->group(key_->key_group).try_emplace(*key_->key).first)[k] = std::move(v);
+    (*table_->group(key_->key_group).try_emplace_hashed(*key_->key, key_->hash).first)[k] = std::move(v);
   }
   /// The value under `k` for the current key, or nullptr.
   UV* get(const UK& k) const {
-    Map* m = table_->group(key_->key_group).find(*key_->key);
+    Map* m = table_->group(key_->key_group).find_hashed(*key_->key, key_->hash);
     if (!m) return nullptr;
     auto it = m->find(k);
     return it == m->end() ? nullptr : &it->second;
   }
   bool contains(const UK& k) const { return get(k) != nullptr; }
   void remove(const UK& k) const {
-    Map* m = table_->group(key_->key_group).find(*key_->key);
+    Map* m = table_->group(key_->key_group).find_hashed(*key_->key, key_->hash);
     if (!m) return;
     m->erase(k);
     if (m->empty()) clear();
@@ -183,7 +192,7 @@ class MapState {
   /// All entries of the current key (empty if none).
   const Map& entries() const {
     static const Map kEmpty;
-    const Map* m = table_->group(key_->key_group).find(*key_->key);
+    const Map* m = table_->group(key_->key_group).find_hashed(*key_->key, key_->hash);
     return m ? *m : kEmpty;
   }
   void clear() const { table_->group(key_->key_group).erase(*key_->key); }

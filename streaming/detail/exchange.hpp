@@ -104,7 +104,7 @@ class ExchangeSender final : public Input<In>, public ExchangeSenderBase, public
   void ship(std::size_t d) {
     Message<Out> m;
     m.batch.swap(buffers_[d]);
-    buffers_[d].reserve(batch_size_);
+    if (!channels_[d]->take_recycled(buffers_[d])) buffers_[d].reserve(batch_size_);
     send(d, std::move(m));
   }
 
@@ -170,6 +170,7 @@ class ExchangeReceiver final : public Task {
     } else {
       metrics_.records_out.add(msg_.batch.size());
       out_.push(msg_.batch);
+      channels_[channel]->recycle(std::move(msg_.batch));
     }
     msg_ = Message<T>{};
   }

@@ -29,9 +29,12 @@ class FlatHashMap {
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
-  V* find(const K& key) {
+  V* find(const K& key) { return find_hashed(key, Hash{}(key)); }
+
+  /// As find(), with `hash == Hash{}(key)` already computed by the caller.
+  V* find_hashed(const K& key, std::uint64_t hash) {
     if (size_ == 0) return nullptr;
-    for (std::size_t i = home(key);; i = (i + 1) & mask_) {
+    for (std::size_t i = static_cast<std::size_t>(hash) & mask_;; i = (i + 1) & mask_) {
       auto& slot = slots_[i];
       if (!slot) return nullptr;
       if (slot->first == key) return &slot->second;
@@ -42,8 +45,14 @@ class FlatHashMap {
   /// Inserts `key` with V(args...) if absent. Returns the value and whether it was inserted.
   template <class... Args>
   std::pair<V*, bool> try_emplace(const K& key, Args&&... args) {
+    return try_emplace_hashed(key, Hash{}(key), std::forward<Args>(args)...);
+  }
+
+  /// As try_emplace(), with `hash == Hash{}(key)` already computed by the caller.
+  template <class... Args>
+  std::pair<V*, bool> try_emplace_hashed(const K& key, std::uint64_t hash, Args&&... args) {
     if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    for (std::size_t i = home(key);; i = (i + 1) & mask_) {
+    for (std::size_t i = static_cast<std::size_t>(hash) & mask_;; i = (i + 1) & mask_) {
       auto& slot = slots_[i];
       if (!slot) {
         slot.emplace(std::piecewise_construct, std::forward_as_tuple(key),
@@ -76,6 +85,12 @@ class FlatHashMap {
       }
     }
     return true;
+  }
+
+  /// Hints the CPU to fetch the slot where a key with this hash starts its
+  /// probe, so a lookup a few records later does not wait on memory.
+  void prefetch(std::uint64_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[static_cast<std::size_t>(hash) & mask_]);
   }
 
   void clear() {
