@@ -263,6 +263,43 @@ void print_row(const char* what, const Figures& f, const Figures& loop, const Fi
   std::printf("\n");
 }
 
+std::string describe(const SumsA& s) {
+  return "count " + std::to_string(s.count) + ", sum(price) " + std::to_string(s.sum_price) + ", sum(bidder) " +
+         std::to_string(s.sum_bidder);
+}
+std::string describe(const SumsB& s) {
+  char mix[32];
+  std::snprintf(mix, sizeof mix, "0x%016llx", static_cast<unsigned long long>(s.mix));
+  return "results " + std::to_string(s.results) + ", sum(count) " + std::to_string(s.sum_count) + ", sum(sum) " +
+         std::to_string(s.sum_sum) + ", mix " + mix;
+}
+
+// Runs one workload: the loop, then Sluice per worker count; checks every
+// Sluice result against the loop's checksums. False on a mismatch.
+template <class Sums, class Loop, class Framework>
+bool run_workload(const char* name, std::uint64_t n, int runs, const std::vector<std::size_t>& worker_counts,
+                  Loop loop_fn, Framework sluice_fn) {
+  const Sums want = loop_fn(n);
+  std::printf("workload %s: %s\n", name, describe(want).c_str());
+  volatile bool same = true;  // keeps the timed loop from being optimized away
+  Figures loop = measure(n, runs, [&] { same = same && loop_fn(n) == want; });
+  print_row("hand-written loop", loop, loop, nullptr);
+  bool ok = true;
+  Figures one{};
+  for (std::size_t w : worker_counts) {
+    Sums got;
+    Figures f = measure(n, runs, [&] { got = sluice_fn(n, w); });
+    if (!(got == want)) {
+      std::printf("  CHECKSUM MISMATCH (workers %zu): %s\n", w, describe(got).c_str());
+      ok = false;
+    }
+    std::string label = "sluice, " + std::to_string(w) + " worker" + (w > 1 ? "s" : "");
+    print_row(label.c_str(), f, loop, w > 1 ? &one : nullptr);
+    if (w == 1) one = f;
+  }
+  return ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -282,48 +319,7 @@ int main(int argc, char** argv) {
   bool ok = true;
   std::printf("Sluice workloads (n = %llu events, median of %d runs)\n", static_cast<unsigned long long>(n), runs);
 
-  if (only.empty() || only == "A") {
-    SumsA want = loop_a(n);
-    std::printf("workload A: count %llu, sum(price) %llu, sum(bidder) %llu\n",
-                static_cast<unsigned long long>(want.count), static_cast<unsigned long long>(want.sum_price),
-                static_cast<unsigned long long>(want.sum_bidder));
-    volatile std::uint64_t sink = 0;
-    Figures loop = measure(n, runs, [&] { sink = sink + loop_a(n).count; });
-    print_row("hand-written loop", loop, loop, nullptr);
-    Figures one{};
-    for (std::size_t w : worker_counts) {
-      SumsA got;
-      Figures f = measure(n, runs, [&] { got = sluice_a(n, w); });
-      if (!(got == want)) {
-        std::printf("  CHECKSUM MISMATCH (workers %zu): count %llu\n", w, static_cast<unsigned long long>(got.count));
-        ok = false;
-      }
-      std::string label = "sluice, " + std::to_string(w) + " worker" + (w > 1 ? "s" : "");
-      print_row(label.c_str(), f, loop, w > 1 ? &one : nullptr);
-      if (w == 1) one = f;
-    }
-  }
-  if (only.empty() || only == "B") {
-    SumsB want = loop_b(n);
-    std::printf("workload B: results %llu, sum(count) %llu, sum(sum) %llu, mix 0x%016llx\n",
-                static_cast<unsigned long long>(want.results), static_cast<unsigned long long>(want.sum_count),
-                static_cast<unsigned long long>(want.sum_sum), static_cast<unsigned long long>(want.mix));
-    volatile std::uint64_t sink = 0;
-    Figures loop = measure(n, runs, [&] { sink = sink + loop_b(n).results; });
-    print_row("hand-written loop", loop, loop, nullptr);
-    Figures one{};
-    for (std::size_t w : worker_counts) {
-      SumsB got;
-      Figures f = measure(n, runs, [&] { got = sluice_b(n, w); });
-      if (!(got == want)) {
-        std::printf("  CHECKSUM MISMATCH (workers %zu): results %llu mix 0x%016llx\n", w,
-                    static_cast<unsigned long long>(got.results), static_cast<unsigned long long>(got.mix));
-        ok = false;
-      }
-      std::string label = "sluice, " + std::to_string(w) + " worker" + (w > 1 ? "s" : "");
-      print_row(label.c_str(), f, loop, w > 1 ? &one : nullptr);
-      if (w == 1) one = f;
-    }
-  }
+  if (only.empty() || only == "A") ok &= run_workload<SumsA>("A", n, runs, worker_counts, loop_a, sluice_a);
+  if (only.empty() || only == "B") ok &= run_workload<SumsB>("B", n, runs, worker_counts, loop_b, sluice_b);
   return ok ? 0 : 1;
 }

@@ -31,20 +31,29 @@ BufferMetrics& MetricsRegistry::add_buffer(std::string name) {
   return m;
 }
 
+namespace {
+// The entry named `name` in `v`, appended (initialized by `init`) if absent.
+template <class Stats, class Init>
+Stats& find_or_add(std::vector<Stats>& v, const std::string& name, Init init) {
+  for (Stats& s : v)
+    if (s.name == name) return s;
+  Stats& s = v.emplace_back();
+  s.name = name;
+  init(s);
+  return s;
+}
+}  // namespace
+
 QueryMetrics MetricsRegistry::snapshot(Timestamp now_us) const {
   std::lock_guard lock(mu_);
   QueryMetrics q;
   Timestamp sink_wm = kMaxTimestamp;
   bool any_sink = false;
   for (const OperatorMetrics& m : operators_) {
-    auto it = std::find_if(q.operators.begin(), q.operators.end(),
-                           [&](const OperatorStats& s) { return s.name == m.name; });
-    if (it == q.operators.end()) {
-      it = q.operators.insert(q.operators.end(), OperatorStats{});
-      it->name = m.name;
-      it->kind = m.kind;
-      it->watermark_us = kMaxTimestamp;
-    }
+    OperatorStats* it = &find_or_add(q.operators, m.name, [&](OperatorStats& s) {
+      s.kind = m.kind;
+      s.watermark_us = kMaxTimestamp;
+    });
     it->records_in += m.records_in.get();
     it->records_out += m.records_out.get();
     it->late_records += m.late_records.get();
@@ -67,12 +76,7 @@ QueryMetrics MetricsRegistry::snapshot(Timestamp now_us) const {
   if (q.watermark_us != kMinTimestamp && q.watermark_us != kMaxTimestamp)
     q.event_time_lag_us = std::max<DurationUs>(0, now_us - q.watermark_us);
   for (const BufferMetrics& m : buffers_) {
-    auto it = std::find_if(q.buffers.begin(), q.buffers.end(),
-                           [&](const BufferStats& s) { return s.name == m.name; });
-    if (it == q.buffers.end()) {
-      it = q.buffers.insert(q.buffers.end(), BufferStats{});
-      it->name = m.name;
-    }
+    BufferStats* it = &find_or_add(q.buffers, m.name, [](BufferStats&) {});
     it->batches += m.batches.get();
     it->records += m.records.get();
     it->dropped_records += m.dropped_records.get();
