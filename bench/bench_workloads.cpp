@@ -1,7 +1,7 @@
 // Workloads A and B of shared/bench-workloads.md, through Sluice and through
 // a hand-written loop in the same process, with the checksums of both.
 //
-//   bench_workloads [--n N] [--runs R] [--workers 1,2]
+//   bench_workloads [--n N] [--runs R] [--only A|B] [--workers 1,2]
 //
 // A: generator -> filter -> map -> sink (count, sum(price), sum(bidder)).
 // B: generator -> ascending watermarks -> key_by(auction, 1 s window) ->
@@ -311,8 +311,17 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--n") && i + 1 < argc) n = std::stoull(argv[++i]);
     else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::stoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+    else if (!std::strcmp(argv[i], "--workers") && i + 1 < argc) {
+      worker_counts.clear();
+      std::string list = argv[++i];
+      for (std::size_t pos = 0; pos < list.size();) {
+        const std::size_t comma = list.find(',', pos);
+        worker_counts.push_back(std::stoul(list.substr(pos, comma - pos)));
+        pos = comma == std::string::npos ? list.size() : comma + 1;
+      }
+    }
     else {
-      std::fprintf(stderr, "usage: %s [--n EVENTS] [--runs R] [--only A|B]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--n EVENTS] [--runs R] [--only A|B] [--workers 1,2]\n", argv[0]);
       return 2;
     }
   }
