@@ -198,7 +198,9 @@ int main(int argc, char** argv) {
              "card-network")
       // Periodic watermarks every 10 ms of wall time (Flink's default is 200 ms): a
       // replay runs minutes of event time per second, and state waits for them.
-      .watermarks(bounded_out_of_orderness(2s).with_emit_interval(10ms))
+      // Alignment keeps the workers' shares of the card network within 30 s of
+      // event time of each other, so no worker's state waits on a slow peer.
+      .watermarks(bounded_out_of_orderness(2s).with_emit_interval(10ms).with_alignment(30s))
       .filter([](const Txn& t) { return t.amount_cents > 0; })
       .key_by([](const Txn& t) { return t.card; })
       .process(FraudDetector{})

@@ -175,9 +175,9 @@ class KeyedProcessOperator final : public detail::Input<Keyed<K, T>>, public det
   }
   const std::string& operator_name() const override { return metrics_.name; }
 
-  void reachable_senders(std::vector<detail::ExchangeSenderBase*>& out) override {
-    out_.reachable_senders(out);
-    sides_.reachable_senders(out);
+  void reachable_gates(std::vector<detail::FlowGate*>& out) override {
+    out_.reachable_gates(out);
+    sides_.reachable_gates(out);
   }
 
  private:

@@ -39,7 +39,7 @@ class UnionOperator final : public Lifecycle {
         op_.out_.control(out);
       });
     }
-    void reachable_senders(std::vector<ExchangeSenderBase*>& out) override { op_.out_.reachable_senders(out); }
+    void reachable_gates(std::vector<FlowGate*>& out) override { op_.out_.reachable_gates(out); }
     const std::string& operator_name() const override { return op_.metrics_.name; }
 
    private:

@@ -16,7 +16,7 @@
 
 namespace sluice::detail {
 
-class ExchangeSenderBase;
+class FlowGate;
 
 /// Consumes one stream on one worker. Called only from that worker's thread.
 template <class T>
@@ -28,9 +28,10 @@ class Input {
   /// Handles an in-band control message; every record pushed before it has
   /// been fully processed.
   virtual void control(const Control& c) = 0;
-  /// Appends the exchange senders this input reaches through direct calls, so
-  /// the worker can tell when feeding it more would overflow a full channel.
-  virtual void reachable_senders(std::vector<ExchangeSenderBase*>& out) {}
+  /// Appends the flow gates this input reaches through direct calls (exchange
+  /// senders, aligned watermark generators), so the worker can tell when
+  /// feeding it more input must wait.
+  virtual void reachable_gates(std::vector<FlowGate*>& out) {}
   /// The operator's name, for errors.
   virtual const std::string& operator_name() const = 0;
 };
@@ -72,8 +73,8 @@ class Output {
     }
   }
 
-  void reachable_senders(std::vector<ExchangeSenderBase*>& out) {
-    for (Input<T>* consumer : consumers_) consumer->reachable_senders(out);
+  void reachable_gates(std::vector<FlowGate*>& out) {
+    for (Input<T>* consumer : consumers_) consumer->reachable_gates(out);
   }
 
  private:

@@ -38,6 +38,8 @@ const OutputTag<DeadLetter>& dead_letter_tag();
 
 namespace detail {
 
+class FlowGate;
+
 class SideOutputBase {
  public:
   explicit SideOutputBase(std::uint64_t tag_id) : tag_id_(tag_id) {}
@@ -45,7 +47,7 @@ class SideOutputBase {
   std::uint64_t tag_id() const { return tag_id_; }
   virtual void flush() = 0;
   virtual void control(const Control& c) = 0;
-  virtual void reachable_senders(std::vector<ExchangeSenderBase*>& out) = 0;
+  virtual void reachable_gates(std::vector<FlowGate*>& out) = 0;
 
  private:
   std::uint64_t tag_id_;
@@ -67,7 +69,7 @@ class SideOutput final : public SideOutputBase {
     flush();
     out_.control(c);
   }
-  void reachable_senders(std::vector<ExchangeSenderBase*>& out) override { out_.reachable_senders(out); }
+  void reachable_gates(std::vector<FlowGate*>& out) override { out_.reachable_gates(out); }
 
  private:
   Output<U> out_;
@@ -91,8 +93,8 @@ class SideOutputs {
   void control(const Control& c) {
     for (auto& s : sides_) s->control(c);
   }
-  void reachable_senders(std::vector<ExchangeSenderBase*>& out) {
-    for (auto& s : sides_) s->reachable_senders(out);
+  void reachable_gates(std::vector<FlowGate*>& out) {
+    for (auto& s : sides_) s->reachable_gates(out);
   }
   bool empty() const { return sides_.empty(); }
 

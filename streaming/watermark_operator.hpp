@@ -9,17 +9,50 @@ namespace detail {
 
 struct NoPunctuation {};
 
+/// How far each worker's share of one aligned stream has got in event time:
+/// the watermark it would emit now (published after every batch, not only
+/// when emitted, so alignment does not throttle to the emit interval).
+class AlignmentGroup {
+ public:
+  explicit AlignmentGroup(std::size_t workers) : watermarks_(workers) {
+    for (auto& w : watermarks_) w.store(kMinTimestamp, std::memory_order_relaxed);
+  }
+  void publish(std::size_t worker, Timestamp wm) { watermarks_[worker].store(wm, std::memory_order_release); }
+  /// The slowest worker's watermark (idle and finished ones publish +inf).
+  Timestamp min() const {
+    Timestamp m = kMaxTimestamp;
+    for (const auto& w : watermarks_) m = std::min(m, w.load(std::memory_order_acquire));
+    return m;
+  }
+
+ private:
+  std::vector<std::atomic<Timestamp>> watermarks_;
+};
+
 /// Generates watermarks per a strategy on one worker's share of a stream.
 /// Upstream watermarks are replaced by our own, except the final +inf one
 /// that marks the end of input (as Flink's TimestampsAndWatermarksOperator).
 template <class T, class Punctuation = NoPunctuation>
-class WatermarkOperator final : public OneInputOperator<T, T> {
+class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
   using Base = OneInputOperator<T, T>;
 
  public:
   WatermarkOperator(OperatorMetrics& m, const Clock& clock, const WatermarkStrategy& s,
-                    const Punctuation* punct = nullptr)
-      : Base(m), clock_(clock), strategy_(s), punct_(punct) {}
+                    const Punctuation* punct = nullptr, AlignmentGroup* group = nullptr, std::size_t worker = 0)
+      : Base(m), clock_(clock), strategy_(s), punct_(punct), group_(group), worker_(worker) {}
+
+  /// Aligned streams: hold the source back while this worker's next
+  /// watermark would lead the slowest worker's by more than the max drift.
+  /// A worker that has data waits for peers that have reported no watermark
+  /// yet; idle and finished peers report +inf, so a share that may stay
+  /// empty needs `with_idleness` (as with Flink's alignment).
+  bool holds_back() const override {
+    if (group_ == nullptr || max_ts_ == kMinTimestamp || current_ == kMaxTimestamp) return false;
+    const Timestamp slowest = group_->min();
+    if (slowest == kMaxTimestamp) return false;
+    if (slowest == kMinTimestamp) return true;
+    return max_ts_ - strategy_.max_out_of_orderness_us - 1 > slowest + strategy_.max_drift_us;
+  }
 
   void open() override { last_activity_us_ = last_emit_us_ = clock_.now_us(); }
 
@@ -29,6 +62,7 @@ class WatermarkOperator final : public OneInputOperator<T, T> {
     saw_records_ = true;
     if (idle_) {
       idle_ = false;
+      publish(max_ts_ == kMinTimestamp ? current_ : max_ts_ - strategy_.max_out_of_orderness_us - 1);
       this->out_.control(Control::active());
     }
     if constexpr (!std::is_same_v<Punctuation, NoPunctuation>) {
@@ -43,6 +77,8 @@ class WatermarkOperator final : public OneInputOperator<T, T> {
       for (const Record<T>& r : batch) max = r.ts_us > max ? r.ts_us : max;
       max_ts_ = max;
       this->out_.push(batch);
+      if (group_ != nullptr && current_ != kMaxTimestamp)
+        publish(max_ts_ - strategy_.max_out_of_orderness_us - 1);
       if (strategy_.emit_interval_us == 0) emit_periodic();
     }
   }
@@ -51,12 +87,16 @@ class WatermarkOperator final : public OneInputOperator<T, T> {
     // Only the end-of-input watermark passes; idleness is decided here.
     if (c.kind == Control::Kind::kWatermark && c.ts_us != kMaxTimestamp) return;
     if (c.kind == Control::Kind::kIdle || c.kind == Control::Kind::kActive) return;
-    if (c.kind == Control::Kind::kWatermark) current_ = kMaxTimestamp;
+    if (c.kind == Control::Kind::kWatermark) {
+      current_ = kMaxTimestamp;
+      publish(kMaxTimestamp);
+    }
     Base::control(c);
   }
 
   void on_processing_time(Timestamp now) override {
-    if (saw_records_) {
+    // A source paused by alignment is not idle: it has records, we hold them.
+    if (saw_records_ || holds_back()) {
       saw_records_ = false;
       last_activity_us_ = now;
     }
@@ -73,6 +113,7 @@ class WatermarkOperator final : public OneInputOperator<T, T> {
     }
     if (idle_timeout() > 0 && !idle_ && now - last_activity_us_ >= idle_timeout()) {
       idle_ = true;
+      publish(kMaxTimestamp);  // an idle share must not hold the others back
       this->out_.control(Control::idle());
     }
   }
@@ -87,6 +128,15 @@ class WatermarkOperator final : public OneInputOperator<T, T> {
     if (max_ts_ == kMinTimestamp) return;
     const Timestamp candidate = max_ts_ - strategy_.max_out_of_orderness_us - 1;
     if (candidate > current_) advance(candidate);
+  }
+
+  void publish(Timestamp wm) {
+    if (group_ != nullptr) group_->publish(worker_, wm);
+  }
+
+  void reachable_more(std::vector<FlowGate*>& out) override {
+    if (group_ != nullptr) out.push_back(this);
+    this->out_.reachable_gates(out);
   }
 
   void advance(Timestamp wm) {
@@ -133,6 +183,8 @@ class WatermarkOperator final : public OneInputOperator<T, T> {
   bool saw_records_ = false;
   bool idle_ = false;
   Batch<T> slice_;
+  AlignmentGroup* group_;
+  std::size_t worker_;
 };
 
 template <class T, class Punctuation = NoPunctuation>
@@ -141,11 +193,21 @@ class WatermarkNode final : public Node {
   WatermarkNode(int in, int out, WatermarkStrategy s, std::optional<Punctuation> punct = std::nullopt)
       : Node("watermarks", ""), in_(in), out_(out), strategy_(s), punct_(std::move(punct)) {}
 
+  void prepare(const RunSettings& settings, SharedState& shared, MetricsRegistry&) const override {
+    // One worker has nobody to align with.
+    if (strategy_.max_drift_us > 0 && settings.workers > 1)
+      shared.by_node[static_cast<std::size_t>(id())] = std::make_shared<AlignmentGroup>(settings.workers);
+  }
+
   void instantiate(BuildContext& ctx) const override {
     OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
     const Punctuation* p = nullptr;
     if constexpr (!std::is_same_v<Punctuation, NoPunctuation>) p = &*punct_;
-    auto& op = ctx.make<WatermarkOperator<T, Punctuation>>(m, *ctx.settings.clock, strategy_, p);
+    AlignmentGroup* group = nullptr;
+    if (strategy_.max_drift_us > 0 && ctx.settings.workers > 1)
+      group = std::any_cast<std::shared_ptr<AlignmentGroup>>(ctx.shared.by_node[static_cast<std::size_t>(id())]).get();
+    auto& op = ctx.make<WatermarkOperator<T, Punctuation>>(m, *ctx.settings.clock, strategy_, p, group,
+                                                           ctx.worker_index());
     ctx.port<T>(in_).connect(&op);
     ctx.set_port<T>(out_, op.output());
   }
@@ -202,6 +264,7 @@ Stream<T> Stream<T>::watermarks(const WatermarkStrategy& s) const {
     throw ConfigError(name(), "max_out_of_orderness", "must be >= 0");
   if (s.emit_interval_us < 0) throw ConfigError(name(), "emit_interval", "must be >= 0");
   if (s.idle_timeout_us < 0) throw ConfigError(name(), "idle_timeout", "must be >= 0");
+  if (s.max_drift_us < 0) throw ConfigError(name(), "max_drift", "must be >= 0");
   return then<T, detail::WatermarkNode<T>>(s);
 }
 

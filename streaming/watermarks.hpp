@@ -14,6 +14,11 @@
 // auto-watermark interval, default 200 ms; 0 emits after every batch).
 // `with_idleness(t)`: a stream that sees no records for t of processing time
 // turns idle and is left out of downstream minimums until records come back.
+// `with_alignment(d)`: workers share a stream's source in parallel; one that
+// runs more than d of event time ahead of the slowest pauses its source until
+// the others catch up (Flink's watermark alignment). Without it, a fast
+// worker's records wait in keyed state and timers until the slowest worker's
+// watermark arrives, so state grows with the skew.
 #pragma once
 
 #include <chrono>
@@ -32,11 +37,20 @@ struct WatermarkStrategy {
   DurationUs idle_timeout_us = 0;
   /// Processing time between periodic watermarks; 0 = after every batch. Default 200 ms.
   DurationUs emit_interval_us = 200'000;
+  /// Largest lead in event time a worker may take over the slowest worker of
+  /// this stream before its source pauses; 0 = no alignment (default).
+  DurationUs max_drift_us = 0;
 
   template <class Rep, class Period>
   WatermarkStrategy with_idleness(std::chrono::duration<Rep, Period> timeout) const {
     WatermarkStrategy s = *this;
     s.idle_timeout_us = to_us(timeout);
+    return s;
+  }
+  template <class Rep, class Period>
+  WatermarkStrategy with_alignment(std::chrono::duration<Rep, Period> max_drift) const {
+    WatermarkStrategy s = *this;
+    s.max_drift_us = to_us(max_drift);
     return s;
   }
   template <class Rep, class Period>

@@ -71,7 +71,7 @@ class ExchangeSender final : public Input<In>, public ExchangeSenderBase, public
     }
   }
 
-  void reachable_senders(std::vector<ExchangeSenderBase*>& out) override { out.push_back(this); }
+  void reachable_gates(std::vector<FlowGate*>& out) override { out.push_back(this); }
   const std::string& operator_name() const override { return metrics_.name; }
 
   bool has_pending() const override { return pending_count_ > 0; }
@@ -155,9 +155,9 @@ class ExchangeReceiver final : public Task {
   }
 
   bool finished() const override { return valve_.all_ended(); }
-  void collect_senders() override {
-    senders_.clear();
-    out_.reachable_senders(senders_);
+  void collect_gates() override {
+    gates_.clear();
+    out_.reachable_gates(gates_);
   }
 
  private:
@@ -204,7 +204,7 @@ class LocalExchange final : public Input<In>, public Lifecycle {
     if (c.kind == Control::Kind::kWatermark) metrics_.watermark_us.set(c.ts_us);
     out_.control(c);
   }
-  void reachable_senders(std::vector<ExchangeSenderBase*>& out) override { out_.reachable_senders(out); }
+  void reachable_gates(std::vector<FlowGate*>& out) override { out_.reachable_gates(out); }
   const std::string& operator_name() const override { return metrics_.name; }
 
  private:

@@ -27,7 +27,7 @@ class OneInputOperator : public Input<In>, public Lifecycle {
     }
     out_.control(c);
   }
-  void reachable_senders(std::vector<ExchangeSenderBase*>& out) override { reachable_more(out); }
+  void reachable_gates(std::vector<FlowGate*>& out) override { reachable_more(out); }
   const std::string& operator_name() const override { return metrics_.name; }
 
  protected:
@@ -36,7 +36,7 @@ class OneInputOperator : public Input<In>, public Lifecycle {
   /// No more input; flush. (A final watermark of +inf came just before.)
   virtual void on_end_of_input() {}
   /// Operators with side outputs add those outputs' senders too.
-  virtual void reachable_more(std::vector<ExchangeSenderBase*>& out) { out_.reachable_senders(out); }
+  virtual void reachable_more(std::vector<FlowGate*>& out) { out_.reachable_gates(out); }
 
   Output<Out> out_;
   OperatorMetrics& metrics_;

@@ -60,10 +60,10 @@ class SourceTask final : public Task {
  public:
   bool finished() const override { return ended_; }
   void request_end() override { end_requested_ = true; }
-  void collect_senders() override {
-    senders_.clear();
-    out_.reachable_senders(senders_);
-    sides_.reachable_senders(senders_);
+  void collect_gates() override {
+    gates_.clear();
+    out_.reachable_gates(gates_);
+    sides_.reachable_gates(gates_);
   }
   void close() override { reader_->close(); }
 

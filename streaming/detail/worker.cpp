@@ -27,7 +27,7 @@ bool Worker::idle() const {
 }
 
 void Worker::run(const std::atomic<bool>& stop, const std::atomic<bool>& drain) {
-  for (auto& t : tasks_) t->collect_senders();
+  for (auto& t : tasks_) t->collect_gates();
   std::size_t opened = 0;
   try {
     for (; opened < owned_.size(); ++opened) owned_[opened]->open();

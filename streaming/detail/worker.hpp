@@ -4,7 +4,8 @@
 // single thread, so operator state needs no locks. Entry points (`Task`s) are
 // source readers and exchange receivers; everything downstream of an entry
 // point runs by direct calls until the next exchange sender. A task is only
-// run while none of the senders it reaches holds a refused (pending) message:
+// run while none of the flow gates it reaches holds it back (an exchange
+// sender with a refused message, an aligned source that is too far ahead):
 // that is the whole backpressure protocol, and because the graph is acyclic
 // the last stage can always make progress, so Block never deadlocks.
 #pragma once
@@ -36,12 +37,22 @@ class Lifecycle {
   virtual void close() {}
 };
 
-/// The sending half of an exchange on one worker.
-class ExchangeSenderBase {
+/// Something downstream of a task that can ask it to stop pulling input for
+/// now: an exchange sender with a refused message, or a source that is too
+/// far ahead of its peers in event time (watermark alignment).
+class FlowGate {
  public:
-  virtual ~ExchangeSenderBase() = default;
+  virtual ~FlowGate() = default;
+  /// True while the task feeding this gate must not be run.
+  virtual bool holds_back() const = 0;
+};
+
+/// The sending half of an exchange on one worker.
+class ExchangeSenderBase : public FlowGate {
+ public:
   /// True while a message refused by a full channel waits to be sent.
   virtual bool has_pending() const = 0;
+  bool holds_back() const override { return has_pending(); }
   /// Retries pending messages; true if any went out.
   virtual bool try_flush() = 0;
   /// Sends partially filled batches (called when the worker runs dry, so
@@ -59,16 +70,16 @@ class Task : public Lifecycle {
   /// Sources: end now, as if the input were exhausted (drain-stop).
   virtual void request_end() {}
 
-  /// Computes which senders this task feeds by direct calls.
-  virtual void collect_senders() = 0;
+  /// Computes which gates this task feeds by direct calls.
+  virtual void collect_gates() = 0;
   bool blocked() const {
-    for (const ExchangeSenderBase* s : senders_)
-      if (s->has_pending()) return true;
+    for (const FlowGate* g : gates_)
+      if (g->holds_back()) return true;
     return false;
   }
 
  protected:
-  std::vector<ExchangeSenderBase*> senders_;
+  std::vector<FlowGate*> gates_;
 };
 
 class Worker {
