@@ -28,9 +28,10 @@ class KeyRoute {
 
   Keyed<K, T> route(T&& value, std::size_t& dst) const {
     K key = key_fn_(std::as_const(value));
-    const std::uint32_t kg = key_group_of(hash_key(key), max_parallelism_);
+    const std::uint64_t hash = hash_key(key);
+    const std::uint32_t kg = key_group_of(hash, max_parallelism_);
     dst = owner_[kg];
-    return Keyed<K, T>{std::move(key), kg, std::move(value)};
+    return Keyed<K, T>{std::move(key), kg, std::move(value), hash};
   }
 
  private:

@@ -135,19 +135,18 @@ class KeyedProcessOperator final : public detail::Input<Keyed<K, T>>, public det
 
   void push(Batch<Keyed<K, T>>& batch) override {
     detail::KeyContext<K>& kc = backend_.key_context();
-    // Hash every key once, and prefetch state a few records ahead: random
-    // keys make state lookups cache misses, and this overlaps them.
+    // Prefetch state a few records ahead (the key's hash came with the
+    // record): random keys make state lookups cache misses; this overlaps them.
     constexpr std::size_t kAhead = 8;
     const std::size_t n = batch.size();
-    hashes_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) hashes_[i] = hash_key(batch[i].value.key);
-    for (std::size_t i = 0; i < std::min(n, kAhead); ++i) backend_.prefetch(batch[i].value.key_group, hashes_[i]);
+    for (std::size_t i = 0; i < std::min(n, kAhead); ++i)
+      backend_.prefetch(batch[i].value.key_group, batch[i].value.key_hash);
     for (std::size_t i = 0; i < n; ++i) {
       Record<Keyed<K, T>>& r = batch[i];
-      if (i + kAhead < n) backend_.prefetch(batch[i + kAhead].value.key_group, hashes_[i + kAhead]);
+      if (i + kAhead < n) backend_.prefetch(batch[i + kAhead].value.key_group, batch[i + kAhead].value.key_hash);
       kc.key = &r.value.key;
       kc.key_group = r.value.key_group;
-      kc.hash = hashes_[i];
+      kc.hash = r.value.key_hash;
       ctx_.ts_ = r.ts_us;
       collector_.set_timestamp(r.ts_us);
       fn_.process(std::as_const(r.value.value), ctx_, static_cast<Collector<Out>&>(collector_));
@@ -214,7 +213,6 @@ class KeyedProcessOperator final : public detail::Input<Keyed<K, T>>, public det
   detail::SideOutputs sides_;
   Batch<Out> out_buf_;
   detail::BatchCollector<Out> collector_;
-  std::vector<std::uint64_t> hashes_;
 };
 
 namespace detail {

@@ -36,13 +36,14 @@ namespace sluice {
 template <class K, class T>
 class KeyedStream;
 
-/// A record routed by key: the key and its key group travel with the value,
-/// so keyed operators never hash twice.
+/// A record routed by key: the key, its hash and its key group travel with
+/// the value, so keyed operators never hash twice.
 template <class K, class T>
 struct Keyed {
   K key;
   std::uint32_t key_group;
   T value;
+  std::uint64_t key_hash = 0;  ///< hash_key(key)
 };
 
 /// Collects the records a user function emits (flat_map, process).
