@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "streaming/detail/sink_operator.hpp"
 #include "streaming/detail/source_task.hpp"
 #include "streaming/stream.hpp"
 

@@ -5,7 +5,6 @@
 #include <cstdio>
 
 #include "streaming/detail/graph.hpp"
-#include "streaming/sink.hpp"
 #include "streaming/source.hpp"
 
 namespace sluice::detail {
@@ -32,6 +31,14 @@ class SourceTask final : public Task {
       rethrow_in_operator(metrics_.name);
     }
   }
+  bool finished() const override { return ended_; }
+  void request_end() override { end_requested_ = true; }
+  void collect_gates() override {
+    gates_.clear();
+    out_.reachable_gates(gates_);
+    sides_.reachable_gates(gates_);
+  }
+  void close() override { reader_->close(); }
 
  private:
   bool step() {
@@ -56,18 +63,6 @@ class SourceTask final : public Task {
     return n > 0 || status == SourceStatus::kMore;
   }
 
-
- public:
-  bool finished() const override { return ended_; }
-  void request_end() override { end_requested_ = true; }
-  void collect_gates() override {
-    gates_.clear();
-    out_.reachable_gates(gates_);
-    sides_.reachable_gates(gates_);
-  }
-  void close() override { reader_->close(); }
-
- private:
   void route_dead_letters() {
     metrics_.dead_letters.add(dead_.size());
     SideOutput<DeadLetter>* side = sides_.find<DeadLetter>(dead_letter_tag().id());
@@ -124,49 +119,6 @@ class SourceNode final : public Node {
  private:
   int out_;
   std::shared_ptr<const Source<T>> source_;
-};
-
-/// Feeds a sink writer; counts and reports the watermark.
-template <class T>
-class SinkOperator final : public Input<T>, public Lifecycle {
- public:
-  SinkOperator(std::unique_ptr<SinkWriter<T>> writer, OperatorMetrics& metrics)
-      : writer_(std::move(writer)), metrics_(metrics) {}
-  void push(Batch<T>& batch) override {
-    metrics_.records_in.add(batch.size());
-    writer_->write(batch);
-  }
-  void control(const Control& c) override {
-    if (c.kind == Control::Kind::kWatermark) {
-      metrics_.watermark_us.set(c.ts_us);
-      writer_->on_watermark(c.ts_us);
-    } else if (c.kind == Control::Kind::kEndOfInput) {
-      writer_->on_end_of_input();
-    }
-  }
-  void close() override { writer_->close(); }
-  const std::string& operator_name() const override { return metrics_.name; }
-
- private:
-  std::unique_ptr<SinkWriter<T>> writer_;
-  OperatorMetrics& metrics_;
-};
-
-template <class T>
-class SinkNode final : public Node {
- public:
-  SinkNode(int in, std::shared_ptr<Sink<T>> sink, std::string name)
-      : Node("sink", std::move(name)), in_(in), sink_(std::move(sink)) {}
-  void instantiate(BuildContext& ctx) const override {
-    OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
-    SinkContext sc{ctx.worker_index(), ctx.settings.workers, name()};
-    auto& op = ctx.make<SinkOperator<T>>(sink_->open(sc), m);
-    ctx.port<T>(in_).connect(&op);
-  }
-
- private:
-  int in_;
-  std::shared_ptr<Sink<T>> sink_;
 };
 
 }  // namespace sluice::detail
