@@ -13,7 +13,6 @@
 #include <optional>
 #include <string>
 #include <typeinfo>
-#include <unordered_map>
 #include <vector>
 
 #include "streaming/detail/flat_hash_map.hpp"
@@ -164,23 +163,25 @@ class ListState {
   const detail::KeyContext<K>* key_ = nullptr;
 };
 
-/// A map per key.
+/// A map per key. The inner map is an open-addressing hash map: no
+/// allocation per entry. `entries()` iterates as `const std::pair<UK, UV>&`
+/// in unspecified order; pointers from get() are valid until the next change.
 template <class K, class UK, class UV>
 class MapState {
  public:
-  using Map = std::unordered_map<UK, UV>;
+  using Map = detail::FlatHashMap<UK, UV>;
   MapState() = default;
   MapState(detail::StateTable<K, Map>& table, const detail::KeyContext<K>& key) : table_(&table), key_(&key) {}
 
   void put(const UK& k, UV v) const {
-    (*table_->group(key_->key_group).try_emplace_hashed(*key_->key, key_->hash).first)[k] = std::move(v);
+    Map& m = *table_->group(key_->key_group).try_emplace_hashed(*key_->key, key_->hash).first;
+    auto [slot, inserted] = m.try_emplace(k, std::move(v));
+    if (!inserted) *slot = std::move(v);
   }
   /// The value under `k` for the current key, or nullptr.
   UV* get(const UK& k) const {
     Map* m = table_->group(key_->key_group).find_hashed(*key_->key, key_->hash);
-    if (!m) return nullptr;
-    auto it = m->find(k);
-    return it == m->end() ? nullptr : &it->second;
+    return m ? m->find(k) : nullptr;
   }
   bool contains(const UK& k) const { return get(k) != nullptr; }
   void remove(const UK& k) const {

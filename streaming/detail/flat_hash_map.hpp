@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -98,6 +99,44 @@ class FlatHashMap {
     mask_ = 0;
     size_ = 0;
   }
+
+  /// Read-only iteration over entries as `const std::pair<K, V>&`, in
+  /// unspecified order. Invalidated by any insertion or erase.
+  class const_iterator {
+   public:
+    using value_type = std::pair<K, V>;
+    using reference = const value_type&;
+    using pointer = const value_type*;
+    using difference_type = std::ptrdiff_t;
+    using iterator_category = std::forward_iterator_tag;
+
+    const_iterator() = default;
+    reference operator*() const { return **slot_; }
+    pointer operator->() const { return &**slot_; }
+    const_iterator& operator++() {
+      ++slot_;
+      skip_empty();
+      return *this;
+    }
+    const_iterator operator++(int) {
+      const_iterator old = *this;
+      ++*this;
+      return old;
+    }
+    bool operator==(const const_iterator& o) const { return slot_ == o.slot_; }
+
+   private:
+    friend class FlatHashMap;
+    using Slot = std::optional<std::pair<K, V>>;
+    const_iterator(const Slot* slot, const Slot* end) : slot_(slot), end_(end) { skip_empty(); }
+    void skip_empty() {
+      while (slot_ != end_ && !*slot_) ++slot_;
+    }
+    const Slot* slot_ = nullptr;
+    const Slot* end_ = nullptr;
+  };
+  const_iterator begin() const { return const_iterator(slots_.data(), slots_.data() + slots_.size()); }
+  const_iterator end() const { return const_iterator(slots_.data() + slots_.size(), slots_.data() + slots_.size()); }
 
   /// Calls f(const K&, V&) for every entry. f must not insert or erase.
   template <class F>

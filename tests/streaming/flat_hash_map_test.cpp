@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -53,4 +54,17 @@ TEST_CASE("FlatHashMap edge cases: empty, one key, string keys, clear", "[stream
   m.clear();
   CHECK(m.empty());
   CHECK(m.find("x") == nullptr);
+}
+
+TEST_CASE("FlatHashMap iterates every entry once (empty, after erases)", "[streaming]") {
+  FlatHashMap<int, int> m;
+  CHECK(m.begin() == m.end());
+  for (int i = 0; i < 100; ++i) m.try_emplace(i, i * i);
+  for (int i = 0; i < 100; i += 3) m.erase(i);
+  std::vector<std::pair<int, int>> seen(m.begin(), m.end());
+  std::sort(seen.begin(), seen.end());
+  std::vector<std::pair<int, int>> want;
+  for (int i = 0; i < 100; ++i)
+    if (i % 3 != 0) want.emplace_back(i, i * i);
+  CHECK(seen == want);
 }
