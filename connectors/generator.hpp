@@ -73,7 +73,7 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
     }
 
     SourceStatus poll(Batch<T>& out, std::vector<DeadLetter>&, std::size_t max_records) override {
-      if (rate_per_us_ == 0) return emit(out, max_records, max_records) ? SourceStatus::kMore : SourceStatus::kEnd;
+      if (rate_per_us_ == 0) return emit(out, max_records) ? SourceStatus::kMore : SourceStatus::kEnd;
       arrive(ctx_.clock->now_us());
       std::size_t n = std::min<std::uint64_t>(max_records, buffered_);
       if (!emit_buffered(out, n)) return SourceStatus::kEnd;
@@ -91,7 +91,7 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
     // Appends up to n records from local index next_; false once exhausted.
     // Walks whole runs of consecutive global indices, so there is no
     // division per record.
-    bool emit(Batch<T>& out, std::size_t n, std::size_t) {
+    bool emit(Batch<T>& out, std::size_t n) {
       const GeneratorOptions& o = g_.options_;
       const std::uint64_t chunk = o.chunk;
       while (n > 0) {
