@@ -25,6 +25,8 @@ struct Order {
 };
 
 struct BigSpenders : KeyedProcessFunction<std::string, Order, Row> {
+  explicit BigSpenders(SchemaRef schema) : out_schema(std::move(schema)) {}
+
   SchemaRef out_schema;
   ValueState<std::string, double> total;
 
@@ -60,7 +62,7 @@ int main(int argc, char** argv) {
       .map([=](const Row& r) { return Order{r[customer].as_string(), r[amount].as_double()}; })
       .name("to_order")
       .key_by([](const Order& o) { return o.customer; })
-      .process(BigSpenders{{}, spenders})
+      .process(BigSpenders(spenders))
       .name("big-spenders")
       .sink(JsonLinesFileSink<Row>(output));
   src.dead_letters().sink(CallbackSink<DeadLetter>([](const DeadLetter& d) {
