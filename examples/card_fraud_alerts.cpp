@@ -144,13 +144,12 @@ struct FraudDetector : KeyedProcessFunction<std::uint32_t, Txn, Alert> {
     WindowCounts& w = velocity.get_or_insert();
     // Newest first: most transactions fall in the latest window.
     auto rit = std::find_if(w.rbegin(), w.rend(), [&](const auto& p) { return p.first == window; });
-    auto it = rit.base() - 1;
     if (rit == w.rend()) {
       w.emplace_back(window, 0);
-      it = w.end() - 1;
+      rit = w.rbegin();
       ctx.register_event_time_timer((window + 1) * kVelocityWindowUs - 1);
     }
-    if (++it->second == kVelocityLimit + 1)
+    if (++rit->second == kVelocityLimit + 1)
       out.emit(Alert{"velocity", ctx.key(),
                      "more than " + std::to_string(kVelocityLimit) + " transactions in the 10 s from " +
                          clock_text(window * kVelocityWindowUs),
