@@ -26,7 +26,7 @@ class Job {
   template <class T>
   Stream<T> source(std::shared_ptr<const Source<T>> source, std::string name = "") {
     if (name.empty()) name = source->default_name();
-    name = unique_name(name);
+    name = graph_->unique_name(name);
     const int port = graph_->new_port();
     auto& node = graph_->add(std::make_unique<detail::SourceNode<T>>(port, std::move(source), std::move(name)));
     return Stream<T>(graph_, node.id(), port);
@@ -47,29 +47,14 @@ class Job {
   std::shared_ptr<const detail::Graph> graph() const { return graph_; }
 
  private:
-  std::string unique_name(const std::string& base) const {
-    if (!graph_->has_name(base)) return base;
-    for (int i = 2;; ++i) {
-      std::string candidate = base + "#" + std::to_string(i);
-      if (!graph_->has_name(candidate)) return candidate;
-    }
-  }
-
   std::string name_;
   std::shared_ptr<detail::Graph> graph_;
 };
 
 template <class T>
 void Stream<T>::sink(std::shared_ptr<Sink<T>> sink, const std::string& name) const {
-  std::string n = name.empty() ? sink->default_name() : name;
-  if (graph_->has_name(n)) {
-    if (!name.empty()) throw GraphError(name, "", "operator name already used in this job");
-    for (int i = 2;; ++i)
-      if (!graph_->has_name(n + "#" + std::to_string(i))) {
-        n += "#" + std::to_string(i);
-        break;
-      }
-  }
+  if (!name.empty() && graph_->has_name(name)) throw GraphError(name, "", "operator name already used in this job");
+  std::string n = name.empty() ? graph_->unique_name(sink->default_name()) : name;
   graph_->add(std::make_unique<detail::SinkNode<T>>(port_, std::move(sink), std::move(n)));
 }
 

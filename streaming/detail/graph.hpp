@@ -146,6 +146,14 @@ class Graph {
       if (n->name() == name) return true;
     return false;
   }
+  /// `base`, or `base#2`, `base#3`, ... : the first name not yet taken.
+  std::string unique_name(const std::string& base) const {
+    if (!has_name(base)) return base;
+    for (int i = 2;; ++i) {
+      std::string candidate = base + "#" + std::to_string(i);
+      if (!has_name(candidate)) return candidate;
+    }
+  }
 
  private:
   std::vector<std::unique_ptr<Node>> nodes_;
