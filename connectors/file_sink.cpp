@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "connectors/json_row.hpp"
 
 namespace sluice::detail {
 
@@ -41,7 +40,5 @@ void SharedLineFile::close_writer() {
     file_ = nullptr;
   }
 }
-
-std::string row_to_json_line(const Row& row) { return row_to_json(row); }
 
 }  // namespace sluice::detail

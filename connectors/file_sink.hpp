@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "connectors/json_row.hpp"
 #include "streaming/errors.hpp"
 #include "streaming/row.hpp"
 #include "streaming/sink.hpp"
@@ -37,7 +38,6 @@ class SharedLineFile {
   std::FILE* file_ = nullptr;
   int writers_ = 0;
 };
-std::string row_to_json_line(const Row& row);
 }  // namespace detail
 
 template <class T>
@@ -65,7 +65,7 @@ class JsonLinesFileSink final : public Sink<T> {
 
  private:
   static Format default_format() {
-    if constexpr (std::is_same_v<T, Row>) return [](const Row& r) { return detail::row_to_json_line(r); };
+    if constexpr (std::is_same_v<T, Row>) return [](const Row& r) { return row_to_json(r); };
     return nullptr;
   }
 
