@@ -5,7 +5,7 @@
 // map to the same type and filter work in place, without copying records.
 #pragma once
 
-#include "operators/chained_node.hpp"
+#include "streaming/detail/chained_node.hpp"
 #include "streaming/stream.hpp"
 
 namespace sluice {

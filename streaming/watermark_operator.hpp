@@ -1,6 +1,7 @@
 // The operators behind `assign_timestamps` and `watermarks`.
 #pragma once
 
+#include "streaming/detail/chained_node.hpp"
 #include "streaming/detail/operator_base.hpp"
 #include "streaming/stream.hpp"
 
@@ -218,8 +219,10 @@ class WatermarkNode final : public Node {
   std::optional<Punctuation> punct_;
 };
 
-template <class T, class F>
+template <class T, class Out, class F>
 class AssignTimestampsOperator final : public OneInputOperator<T, T> {
+  static_assert(std::is_same_v<T, Out>, "assign_timestamps keeps the record type");
+
  public:
   AssignTimestampsOperator(OperatorMetrics& m, const F& f) : OneInputOperator<T, T>(m), f_(f) {}
   void push(Batch<T>& batch) override {
@@ -233,21 +236,6 @@ class AssignTimestampsOperator final : public OneInputOperator<T, T> {
   F f_;
 };
 
-template <class T, class F>
-class AssignTimestampsNode final : public Node {
- public:
-  AssignTimestampsNode(int in, int out, F f) : Node("assign_timestamps", ""), in_(in), out_(out), f_(std::move(f)) {}
-  void instantiate(BuildContext& ctx) const override {
-    auto& op = ctx.make<AssignTimestampsOperator<T, F>>(ctx.metrics.add_operator(name(), kind()), f_);
-    ctx.port<T>(in_).connect(&op);
-    ctx.set_port<T>(out_, op.output());
-  }
-
- private:
-  int in_, out_;
-  F f_;
-};
-
 }  // namespace detail
 
 template <class T>
@@ -255,7 +243,7 @@ template <class F>
 Stream<T> Stream<T>::assign_timestamps(F f) const {
   static_assert(std::is_invocable_r_v<Timestamp, F&, const T&>,
                 "assign_timestamps(f): f must be callable as Timestamp f(const T&) (µs since epoch)");
-  return then<T, detail::AssignTimestampsNode<T, F>>(std::move(f));
+  return then<T, detail::ChainedNode<T, T, detail::AssignTimestampsOperator, F>>("assign_timestamps", std::move(f));
 }
 
 template <class T>
