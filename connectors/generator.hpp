@@ -147,7 +147,7 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
             fresh = 0;
             break;
           case Backpressure::kDropNewest:
-            drop_range(arrived_, fresh);
+            count_dropped(fresh);
             arrived_ += fresh;
             fresh = 0;
             break;
@@ -187,13 +187,13 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
       buffered_ += n;
     }
 
-    void drop_range(std::uint64_t, std::uint64_t n) {
+    void count_dropped(std::uint64_t n) {
       buffer_metrics_->dropped_records.add(n);
       ctx_.metrics->dropped_records.add(n);
     }
 
     void drop_oldest(std::uint64_t n) {
-      drop_range(0, n);
+      count_dropped(n);
       buffered_ -= n;
       while (n > 0) {
         auto& r = ranges_.front();

@@ -77,12 +77,6 @@ class PushSource final : public Source<T> {
       wakers.push_back(std::move(w));
     }
 
-    bool push(Record<T>&& r) {
-      bool ok = push_locked(std::move(r));
-      if (ok) wake_all();
-      return ok;
-    }
-
     void clear_wakers() {
       std::lock_guard lock(mu);
       wakers.clear();
@@ -93,7 +87,7 @@ class PushSource final : public Source<T> {
       for (auto& w : wakers) w();
     }
 
-    bool push_locked(Record<T>&& r) {
+    bool push(Record<T>&& r) {
       std::unique_lock lock(mu);
       if (closed) return false;
       if (queue.size() >= capacity) {
@@ -135,6 +129,7 @@ class PushSource final : public Source<T> {
         m.batches.add(1);
       });
       queue.push_back(std::move(r));
+      for (auto& w : wakers) w();  // a semaphore signal: cheap enough under the lock
       return true;
     }
 
