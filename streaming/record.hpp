@@ -19,6 +19,7 @@ template <class T>
 struct Record {
   T value;
   Timestamp ts_us = 0;
+  bool operator==(const Record&) const = default;  // needs T == T when used
 };
 
 /// A run of records. Operators may mutate or consume the batch they are given.

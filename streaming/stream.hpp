@@ -35,6 +35,9 @@ namespace sluice {
 
 template <class K, class T>
 class KeyedStream;
+template <class K, class T>
+class WindowedStream;  // windows/windowed_stream.hpp
+struct TimeWindows;    // windows/assigners.hpp
 
 /// A record routed by key: the key, its hash and its key group travel with
 /// the value, so keyed operators never hash twice.
@@ -173,6 +176,10 @@ class KeyedStream {
   /// A keyed process function per key (operators/keyed_process.hpp).
   template <class Fn>
   auto process(Fn fn) const -> Stream<typename Fn::output_type>;
+
+  /// Groups each key's records into windows (windows/windowed_stream.hpp):
+  /// `.window(tumbling(1s)).aggregate(count())`.
+  WindowedStream<K, T> window(const TimeWindows& windows) const;
 
   /// The underlying stream of routed records.
   const Stream<Keyed<K, T>>& routed() const { return routed_; }

@@ -8,6 +8,7 @@
 #include "streaming/engine.hpp"
 #include "streaming/errors.hpp"
 #include "streaming/job.hpp"
+#include "streaming/changelog.hpp"
 #include "streaming/key_groups.hpp"
 #include "streaming/metrics.hpp"
 #include "streaming/stream.hpp"
@@ -18,6 +19,11 @@
 #include "operators/key_by.hpp"
 #include "operators/stateless.hpp"
 #include "operators/union.hpp"
+
+#include "windows/aggregates.hpp"
+#include "windows/assigners.hpp"
+#include "windows/window.hpp"
+#include "windows/windowed_stream.hpp"
 
 #include "connectors/callback_sink.hpp"
 #include "connectors/collect_sink.hpp"

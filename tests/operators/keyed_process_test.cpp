@@ -15,15 +15,15 @@ struct Bid {
   std::uint64_t price;
 };
 
-struct WindowResult {
+struct AuctionWindow {
   std::uint64_t auction;
   std::int64_t window;
   std::uint64_t count;
   std::uint64_t sum;
-  bool operator<(const WindowResult& o) const {
+  bool operator<(const AuctionWindow& o) const {
     return std::tie(auction, window, count, sum) < std::tie(o.auction, o.window, o.count, o.sum);
   }
-  bool operator==(const WindowResult& o) const = default;
+  bool operator==(const AuctionWindow& o) const = default;
 };
 
 struct Acc {
@@ -34,20 +34,20 @@ struct Acc {
 constexpr std::int64_t kWindowUs = 1000;
 
 // Tumbling event-time window by hand: state keyed by (auction, window).
-struct TumblingSum : KeyedProcessFunction<std::pair<std::uint64_t, std::int64_t>, Bid, WindowResult> {
+struct TumblingSum : KeyedProcessFunction<std::pair<std::uint64_t, std::int64_t>, Bid, AuctionWindow> {
   ValueState<key_type, Acc> acc;
   void open(Context& ctx) { acc = ctx.value_state<Acc>("acc"); }
-  void process(const Bid& b, Context& ctx, Collector<WindowResult>& out) {
+  void process(const Bid& b, Context& ctx, Collector<AuctionWindow>& out) {
     Acc& a = acc.get_or_insert();
     if (a.count == 0) ctx.register_event_time_timer((ctx.key().second + 1) * kWindowUs - 1);
     a.count++;
     a.sum += b.price;
   }
-  void on_timer(Timestamp ts, Context& ctx, Collector<WindowResult>& out) {
+  void on_timer(Timestamp ts, Context& ctx, Collector<AuctionWindow>& out) {
     const Acc* a = acc.get();
     // Worker thread: no Catch assertions here; a throw fails the query and the test.
     if (a == nullptr || ts != (ctx.key().second + 1) * kWindowUs - 1) throw std::logic_error("timer without state");
-    out.emit(WindowResult{ctx.key().first, ctx.key().second, a->count, a->sum});
+    out.emit(AuctionWindow{ctx.key().first, ctx.key().second, a->count, a->sum});
     acc.clear();
   }
 };
@@ -56,11 +56,11 @@ struct Stamped {
   Bid bid;
   std::int64_t window;
 };
-struct StampedSum : KeyedProcessFunction<std::pair<std::uint64_t, std::int64_t>, Stamped, WindowResult> {
+struct StampedSum : KeyedProcessFunction<std::pair<std::uint64_t, std::int64_t>, Stamped, AuctionWindow> {
   TumblingSum inner;
   void open(Context& ctx) { inner.open(ctx); }
-  void process(const Stamped& s, Context& ctx, Collector<WindowResult>& out) { inner.process(s.bid, ctx, out); }
-  void on_timer(Timestamp ts, Context& ctx, Collector<WindowResult>& out) { inner.on_timer(ts, ctx, out); }
+  void process(const Stamped& s, Context& ctx, Collector<AuctionWindow>& out) { inner.process(s.bid, ctx, out); }
+  void on_timer(Timestamp ts, Context& ctx, Collector<AuctionWindow>& out) { inner.on_timer(ts, ctx, out); }
 };
 
 Bid make_bid(std::uint64_t i) {
@@ -81,11 +81,11 @@ TEST_CASE("keyed process: tumbling sums via state and event-time timers equal a 
     a.count++;
     a.sum += b.price;
   }
-  std::vector<WindowResult> want;
+  std::vector<AuctionWindow> want;
   for (auto& [k, a] : ref) want.push_back({k.first, k.second, a.count, a.sum});
 
   for (std::size_t workers : {1u, 2u, 4u}) {
-    CollectSink<WindowResult> out;
+    CollectSink<AuctionWindow> out;
     Job real("tumbling-real");
     real.source(Generator(GeneratorOptions{.count = n, .chunk = 64}, [](std::uint64_t i) {
           return Stamped{make_bid(i), static_cast<std::int64_t>(i) / kWindowUs};
@@ -98,7 +98,7 @@ TEST_CASE("keyed process: tumbling sums via state and event-time timers equal a 
     o.workers = workers;
     o.batch_size = 100;
     real.run(o);
-    std::vector<WindowResult> got = out.values();
+    std::vector<AuctionWindow> got = out.values();
     std::sort(got.begin(), got.end());
     INFO("workers " << workers);
     CHECK(got.size() == want.size());

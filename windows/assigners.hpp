@@ -1,0 +1,75 @@
+// Window specifications: which windows a record belongs to.
+//
+//   tumbling(1s)                  [0,1s) [1s,2s) ...        every record in one window
+//   sliding(60s, 1s)              [t-60s, t) for every t on the 1 s grid
+//   tumbling(1h).with_offset(15min)                         windows start at :15
+//   tumbling(10s).processing_time()                         by the clock on arrival
+//
+// Windows are aligned to the epoch (plus the offset), so every key's windows
+// share boundaries. Event-time windows fire when the watermark passes their
+// end; processing-time windows when the query clock does (and all of them at
+// end of input).
+#pragma once
+
+#include <chrono>
+#include <numeric>
+#include <string>
+
+#include "streaming/errors.hpp"
+#include "streaming/time.hpp"
+
+namespace sluice {
+
+/// Which clock assigns records to windows and fires them.
+enum class WindowTime { kEventTime, kProcessingTime };
+
+/// Tumbling (slide == size) or sliding windows over time.
+struct TimeWindows {
+  DurationUs size_us = 0;
+  DurationUs slide_us = 0;
+  DurationUs offset_us = 0;
+  WindowTime time = WindowTime::kEventTime;
+
+  /// The same windows over processing time: records are assigned by the
+  /// query clock when they arrive, and windows fire by that clock.
+  TimeWindows processing_time() const {
+    TimeWindows w = *this;
+    w.time = WindowTime::kProcessingTime;
+    return w;
+  }
+  /// Shifts the window grid: boundaries fall at offset + k * slide.
+  template <class Rep, class Period>
+  TimeWindows with_offset(std::chrono::duration<Rep, Period> offset) const {
+    TimeWindows w = *this;
+    w.offset_us = to_us(offset);
+    return w;
+  }
+  bool is_tumbling() const { return size_us == slide_us; }
+  /// The unit partial aggregates are kept in: gcd(size, slide).
+  DurationUs slice_us() const { return std::gcd(size_us, slide_us); }
+
+  /// Throws GraphError (naming `op`) unless 0 < slide <= size.
+  void validate(const std::string& op) const {
+    if (size_us <= 0) throw GraphError(op, "size", "window size must be positive, got " + std::to_string(size_us) + " us");
+    if (slide_us <= 0)
+      throw GraphError(op, "slide", "window slide must be positive, got " + std::to_string(slide_us) + " us");
+    if (slide_us > size_us)
+      throw GraphError(op, "slide",
+                       "window slide (" + std::to_string(slide_us) + " us) must not exceed its size (" +
+                           std::to_string(size_us) + " us)");
+  }
+};
+
+/// Back-to-back windows of `size`.
+template <class Rep, class Period>
+TimeWindows tumbling(std::chrono::duration<Rep, Period> size) {
+  return TimeWindows{to_us(size), to_us(size), 0, WindowTime::kEventTime};
+}
+
+/// Windows of `size` starting every `slide` (a record is in size/slide of them).
+template <class Rep1, class Period1, class Rep2, class Period2>
+TimeWindows sliding(std::chrono::duration<Rep1, Period1> size, std::chrono::duration<Rep2, Period2> slide) {
+  return TimeWindows{to_us(size), to_us(slide), 0, WindowTime::kEventTime};
+}
+
+}  // namespace sluice

@@ -1,0 +1,103 @@
+// Slicing: the bookkeeping behind tumbling and sliding windows.
+//
+// Time is cut into slices of gcd(size, slide); every window is a run of
+// size/slice consecutive slices, and every record lands in exactly one slice.
+// A key keeps one accumulator per slice, so a record costs one `add`
+// whatever size/slide is; windows are combined from slices when they fire
+// (see window_operator.hpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "streaming/time.hpp"
+#include "windows/assigners.hpp"
+
+namespace sluice::detail {
+
+/// Floor division (rounds toward -infinity; b > 0).
+constexpr Timestamp floor_div(Timestamp a, DurationUs b) {
+  const Timestamp q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/// The slice and window grid of one window spec. A window is named by its
+/// end e (a point of the slide grid) and covers [e - size, e); a slice by its
+/// end s and covers [s - slice, s).
+struct SliceGrid {
+  DurationUs size;
+  DurationUs slide;
+  DurationUs slice;
+  DurationUs offset;  // in [0, slide)
+
+  explicit SliceGrid(const TimeWindows& w)
+      : size(w.size_us), slide(w.slide_us), slice(w.slice_us()), offset(((w.offset_us % w.slide_us) + w.slide_us) % w.slide_us) {}
+
+  /// End of the slice holding `ts`.
+  Timestamp slice_end(Timestamp ts) const { return floor_div(ts - offset, slice) * slice + offset + slice; }
+  /// Largest window end <= t.
+  Timestamp floor_window_end(Timestamp t) const { return floor_div(t - offset, slide) * slide + offset; }
+  /// Smallest window end >= t.
+  Timestamp ceil_window_end(Timestamp t) const {
+    const Timestamp f = floor_window_end(t);
+    return f == t ? f : f + slide;
+  }
+  /// The windows holding the slice ending at `s` end in [first, last] (step slide).
+  Timestamp first_window_end(Timestamp s) const { return ceil_window_end(s); }
+  Timestamp last_window_end(Timestamp s) const { return floor_window_end(s + size - slice); }
+};
+
+/// A key's accumulator for one slice. Keeping partial merges (two stacks)
+/// needs a second accumulator per slice: the merge of this slice and every
+/// later one up to the stacks' midpoint.
+template <class Acc, bool kSuffix>
+struct Slice {
+  Timestamp end;
+  Acc acc;
+};
+template <class Acc>
+struct Slice<Acc, true> {
+  Timestamp end;
+  Acc acc;
+  Acc suffix;
+};
+
+/// A key's slices, oldest first. Dropping the oldest is O(1) amortized (a
+/// head offset, compacted once half the vector is dead); records usually
+/// append to the newest, and a late record may insert in the middle.
+template <class S>
+class SliceList {
+ public:
+  std::size_t size() const { return v_.size() - head_; }
+  bool empty() const { return v_.size() == head_; }
+  S& operator[](std::size_t i) { return v_[head_ + i]; }
+  const S& operator[](std::size_t i) const { return v_[head_ + i]; }
+  S& back() { return v_.back(); }
+
+  S& push_back(S s) { return v_.emplace_back(std::move(s)); }
+  S& insert(std::size_t i, S s) { return *v_.insert(v_.begin() + static_cast<std::ptrdiff_t>(head_ + i), std::move(s)); }
+  void pop_front() {
+    ++head_;
+    if (head_ == v_.size()) {
+      v_.clear();
+      head_ = 0;
+    } else if (head_ >= 8 && head_ * 2 >= v_.size()) {
+      v_.erase(v_.begin(), v_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  /// Position of the first slice with end >= `end` (size() if none).
+  std::size_t lower_bound(Timestamp end) const {
+    std::size_t i = size();
+    while (i > 0 && (*this)[i - 1].end >= end) --i;  // usually 0 or 1 steps: slices arrive in order
+    return i;
+  }
+
+ private:
+  std::vector<S> v_;
+  std::size_t head_ = 0;
+};
+
+}  // namespace sluice::detail

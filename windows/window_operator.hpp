@@ -1,0 +1,440 @@
+// The window operator for tumbling and sliding time windows.
+//
+// Per key it keeps one accumulator per slice (windows/detail/slicing.hpp);
+// a record costs one hash lookup and one `add`. Windows fire when the
+// watermark (or, for processing-time windows, the clock) passes their end:
+// the operator walks its keys once per window end and emits one result per
+// key whose window holds records. A sliding window is combined from its
+// slices incrementally, so the cost per record does not grow with
+// size/slide:
+//   - aggregates that can retract keep one running accumulator per key: the
+//     slice entering the window is merged in, the one leaving is retracted;
+//   - others keep partial merges in two stacks (suffix merges of the older
+//     slices, one merge of the newer ones): about three merges per slice;
+//   - holistic aggregates (lists) merge the window's slices when it fires.
+//
+// Late records (their slice's windows have fired): while some window holding
+// them is within the allowed lateness, they are added and every such window
+// that already fired emits a correction (kUpdateBefore old, kUpdateAfter
+// new; kInsert if the key had no result for it). Otherwise they go to the
+// late output and are counted. A slice is dropped once the watermark passes
+// its last window's end + lateness.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "streaming/dataflow.hpp"
+#include "streaming/detail/flat_hash_map.hpp"
+#include "streaming/detail/graph.hpp"
+#include "streaming/detail/worker.hpp"
+#include "streaming/key_groups.hpp"
+#include "streaming/metrics.hpp"
+#include "streaming/side_output.hpp"
+#include "streaming/stream.hpp"
+#include "windows/aggregate.hpp"
+#include "windows/assigners.hpp"
+#include "windows/detail/slicing.hpp"
+#include "windows/window.hpp"
+
+namespace sluice::detail {
+
+struct WindowSettings {
+  TimeWindows windows;
+  DurationUs allowed_lateness_us = 0;
+  std::uint64_t late_tag_id = 0;  ///< 0: late records are only counted
+};
+
+template <class K, class T, class Aggs>
+class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
+  using Acc = typename Aggs::acc_type;
+  using Values = typename Aggs::result_type;
+  using Out = WindowResult<K, Values>;
+  enum class Combine { kRetract, kTwoStacks, kMergeAll };
+  static constexpr Combine kCombine =
+      Aggs::holistic ? Combine::kMergeAll : (Aggs::retractable ? Combine::kRetract : Combine::kTwoStacks);
+  using S = Slice<Acc, kCombine == Combine::kTwoStacks>;
+
+  struct KeyWindows {
+    SliceList<S> slices;
+    // Slices [0, lo) only wait for late records of windows already fired;
+    // [lo, hi) make up the window fired last; [hi, size) are newer.
+    // Retract: `window` merges [lo, hi). Two stacks: [lo, mid) hold suffix
+    // merges, `window` merges [mid, hi).
+    std::uint32_t lo = 0, mid = 0, hi = 0;
+    Timestamp at = kMinTimestamp;  // end of the window fired last (kMin: none yet)
+    bool stale = false;            // a late record changed [lo, hi): rebuild before use
+    Acc window;
+  };
+  using Table = FlatHashMap<K, KeyWindows>;
+
+ public:
+  SlicingWindowOperator(Aggs aggs, const WindowSettings& s, OperatorMetrics& metrics, const Clock& clock,
+                        std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size)
+      : aggs_(std::move(aggs)),
+        grid_(s.windows),
+        tumbling_(s.windows.is_tumbling()),
+        processing_time_(s.windows.time == WindowTime::kProcessingTime),
+        lateness_(s.allowed_lateness_us),
+        late_tag_(s.late_tag_id),
+        batch_size_(std::max<std::size_t>(batch_size, 1)),
+        metrics_(metrics),
+        clock_(clock),
+        first_kg_(first_kg),
+        tables_(kg_count) {}
+
+  Output<Out>& output() { return out_; }
+  SideOutputs& sides() { return sides_; }
+
+  void push(Batch<Keyed<K, T>>& batch) override {
+    const std::size_t n = batch.size();
+    // Processing time: records take the clock's time; a window that already
+    // fired does not reopen.
+    const Timestamp now = processing_time_ ? std::max(clock_.now_us(), fired_until_) : 0;
+    constexpr std::size_t kAhead = 8;
+    for (std::size_t i = 0; i < std::min(n, kAhead); ++i) prefetch(batch[i].value);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) prefetch(batch[i + kAhead].value);
+      Record<Keyed<K, T>>& r = batch[i];
+      const Timestamp ts = processing_time_ ? now : r.ts_us;
+      if (ts < slice_start_ || ts >= slice_end_) {
+        slice_end_ = grid_.slice_end(ts);
+        slice_start_ = slice_end_ - grid_.slice;
+      }
+      if (slice_end_ <= fired_until_) {
+        on_late(r, slice_end_);
+        continue;
+      }
+      KeyWindows& kw = key_windows(r.value);
+      S& s = (!kw.slices.empty() && kw.slices.back().end == slice_end_) ? kw.slices.back() : slice_for(kw, slice_end_).first;
+      add_value(aggs_, s.acc, std::as_const(r.value.value), r.ts_us);
+    }
+    metrics_.records_in.add(n);
+    flush();
+  }
+
+  void control(const Control& c) override {
+    if (c.kind == Control::Kind::kWatermark) {
+      metrics_.watermark_us.set(c.ts_us);
+      if (!processing_time_) advance_to(c.ts_us);
+    } else if (c.kind == Control::Kind::kEndOfInput && processing_time_) {
+      advance_to(kMaxTimestamp);  // flush every window still open
+    }
+    out_.control(c);
+    sides_.control(c);
+  }
+
+  void on_processing_time(Timestamp now) override {
+    if (!processing_time_) return;
+    try {
+      advance_to(now);
+    } catch (...) {
+      rethrow_in_operator(metrics_.name);
+    }
+  }
+
+  const std::string& operator_name() const override { return metrics_.name; }
+  void reachable_gates(std::vector<FlowGate*>& out) override {
+    out_.reachable_gates(out);
+    sides_.reachable_gates(out);
+  }
+
+  /// Keys with window state, over all local key groups (for tests and metrics).
+  std::size_t key_count() const {
+    std::size_t n = 0;
+    for (const Table& t : tables_) n += t.size();
+    return n;
+  }
+
+ private:
+  Table& table(std::uint32_t key_group) { return tables_[key_group - first_kg_]; }
+  KeyWindows& key_windows(const Keyed<K, T>& k) {
+    auto [kw, inserted] = table(k.key_group).try_emplace_hashed(k.key, k.key_hash);
+    if (inserted) kw->window = aggs_.create();
+    return *kw;
+  }
+  void prefetch(const Keyed<K, T>& k) const { tables_[k.key_group - first_kg_].prefetch(k.key_hash); }
+
+  Timestamp cleanup_time(Timestamp slice_end) const { return grid_.last_window_end(slice_end) - 1 + lateness_; }
+
+  // ---- time ----
+
+  /// Fires every window ending at or before `time` + 1 (in order) and drops
+  /// state past its cleanup time.
+  void advance_to(Timestamp time) {
+    if (time == kMinTimestamp) return;
+    watermark_ = std::max(watermark_, time);
+    while (true) {
+      const std::optional<Timestamp> e = next_window_end();
+      if (!e || *e - 1 > time) break;
+      scan(e, *e - 1);
+      fired_until_ = *e;
+    }
+    const Timestamp frontier = time == kMaxTimestamp ? kMaxTimestamp : grid_.floor_window_end(time + 1);
+    fired_until_ = std::max(fired_until_, frontier);
+    if (!live_.empty() && cleanup_time(live_.begin()->first) <= time) scan(std::nullopt, time);
+  }
+
+  /// The first window end after fired_until_ whose window holds a live slice.
+  std::optional<Timestamp> next_window_end() const {
+    if (live_.empty() || fired_until_ == kMaxTimestamp) return std::nullopt;
+    if (fired_until_ == kMinTimestamp) return grid_.first_window_end(live_.begin()->first);
+    const Timestamp next = fired_until_ + grid_.slide;
+    // A slice ending at s is in the windows ending in [s, s + size - slice].
+    auto it = live_.lower_bound(next - grid_.size + grid_.slice);
+    if (it == live_.end()) return std::nullopt;
+    return std::max(grid_.first_window_end(it->first), next);
+  }
+
+  /// One pass over every key: fire window `fire_end` (if given), then drop
+  /// slices whose cleanup time is <= `frontier`, and keys left with none.
+  void scan(std::optional<Timestamp> fire_end, Timestamp frontier) {
+    for (Table& t : tables_) {
+      if (t.empty()) continue;
+      t.for_each([&](const K& key, KeyWindows& kw) {
+        if (fire_end) fire(key, kw, *fire_end);
+        cleanup(kw, frontier);
+        if (kw.slices.empty()) dead_keys_.push_back(key);
+      });
+      for (const K& k : dead_keys_) t.erase(k);
+      dead_keys_.clear();
+      if (out_buf_.size() >= batch_size_) flush();
+    }
+    flush();
+  }
+
+  void fire(const K& key, KeyWindows& kw, Timestamp e) {
+    advance(kw, e);
+    if (tumbling_) {
+      if (kw.hi > 0 && kw.slices[kw.hi - 1].end == e) emit(key, e, aggs_.result(kw.slices[kw.hi - 1].acc), ChangeKind::kInsert);
+    } else if (kw.lo < kw.hi) {
+      emit(key, e, window_result(kw), ChangeKind::kInsert);
+    }
+  }
+
+  void cleanup(KeyWindows& kw, Timestamp frontier) {
+    while (!kw.slices.empty() && cleanup_time(kw.slices[0].end) <= frontier) {
+      if (kw.hi > 0) {
+        if (kw.lo == 0) pop_window(kw);
+        --kw.lo;
+        --kw.mid;
+        --kw.hi;
+      }
+      note_slice(kw.slices[0].end, -1);
+      kw.slices.pop_front();
+    }
+  }
+
+  // ---- combining slices into windows ----
+
+  /// Moves the key's window to the one ending at `e`.
+  void advance(KeyWindows& kw, Timestamp e) {
+    kw.at = e;
+    while (kw.hi < kw.slices.size() && kw.slices[kw.hi].end <= e) {
+      if (!tumbling_ && !kw.stale && kCombine != Combine::kMergeAll) aggs_.merge(kw.window, kw.slices[kw.hi].acc);
+      ++kw.hi;
+    }
+    while (kw.lo < kw.hi && kw.slices[kw.lo].end <= e - grid_.size) pop_window(kw);
+  }
+
+  /// Takes the oldest slice out of the key's window.
+  void pop_window(KeyWindows& kw) {
+    if (!tumbling_ && !kw.stale) {
+      if constexpr (kCombine == Combine::kRetract) {
+        aggs_.retract(kw.window, kw.slices[kw.lo].acc);
+      } else if constexpr (kCombine == Combine::kTwoStacks) {
+        if (kw.lo == kw.mid) flip(kw);
+      }
+    }
+    ++kw.lo;
+    kw.mid = std::max(kw.mid, kw.lo);
+  }
+
+  /// Two stacks: turn [lo, hi) into suffix merges; the newer stack is empty.
+  void flip(KeyWindows& kw) requires(kCombine == Combine::kTwoStacks) {
+    for (std::uint32_t i = kw.hi; i-- > kw.lo;) {
+      S& s = kw.slices[i];
+      s.suffix = s.acc;
+      if (i + 1 < kw.hi) aggs_.merge(s.suffix, kw.slices[i + 1].suffix);
+    }
+    kw.mid = kw.hi;
+    kw.window = aggs_.create();
+    kw.stale = false;
+  }
+
+  Values window_result(KeyWindows& kw) {
+    if constexpr (kCombine == Combine::kRetract) {
+      if (kw.stale) {
+        kw.window = merge_range(kw, kw.lo, kw.hi);
+        kw.stale = false;
+      }
+      return aggs_.result(kw.window);
+    } else if constexpr (kCombine == Combine::kTwoStacks) {
+      if (kw.stale) flip(kw);
+      if (kw.lo == kw.mid) return aggs_.result(kw.window);
+      if (kw.mid == kw.hi) return aggs_.result(kw.slices[kw.lo].suffix);
+      Acc acc = kw.slices[kw.lo].suffix;
+      aggs_.merge(acc, kw.window);
+      return aggs_.result(acc);
+    } else {
+      return aggs_.result(merge_range(kw, kw.lo, kw.hi));
+    }
+  }
+
+  Acc merge_range(const KeyWindows& kw, std::size_t from, std::size_t to) const {
+    Acc acc = aggs_.create();
+    for (std::size_t i = from; i < to; ++i) aggs_.merge(acc, kw.slices[i].acc);
+    return acc;
+  }
+
+  /// The key's accumulator for window ending at `e`, merged from its
+  /// slices; nullopt if it has none (the late path's view of a window).
+  std::optional<Acc> merged_window(const KeyWindows& kw, Timestamp e) const {
+    std::size_t i = kw.slices.lower_bound(e - grid_.size + 1);
+    if (i == kw.slices.size() || kw.slices[i].end > e) return std::nullopt;
+    std::size_t j = i;
+    while (j < kw.slices.size() && kw.slices[j].end <= e) ++j;
+    return merge_range(kw, i, j);
+  }
+
+  /// The key's slice ending at `end`, created if missing; and whether it
+  /// lies in the window the key fired last (which must then be rebuilt).
+  std::pair<S&, bool> slice_for(KeyWindows& kw, Timestamp end) {
+    const bool in_window = kw.at != kMinTimestamp && end <= kw.at && end > kw.at - grid_.size;
+    const std::size_t p = kw.slices.lower_bound(end);
+    if (p < kw.slices.size() && kw.slices[p].end == end) return {kw.slices[p], in_window};
+    S fresh{end, aggs_.create()};
+    note_slice(end, +1);
+    if (p == kw.slices.size()) return {kw.slices.push_back(std::move(fresh)), false};
+    // Only late records insert before newer slices.
+    if (kw.at != kMinTimestamp && end <= kw.at - grid_.size) {
+      ++kw.lo;
+      ++kw.mid;
+      ++kw.hi;
+    } else if (in_window) {
+      if (p < kw.mid) ++kw.mid;
+      ++kw.hi;
+    }
+    return {kw.slices.insert(p, std::move(fresh)), in_window};
+  }
+
+  void note_slice(Timestamp end, int delta) {
+    if (delta > 0) {
+      if (live_hint_ != live_.end() && live_hint_->first == end) {
+        ++live_hint_->second;
+      } else {
+        live_hint_ = live_.try_emplace(end, 0).first;
+        ++live_hint_->second;
+      }
+      return;
+    }
+    auto it = (live_hint_ != live_.end() && live_hint_->first == end) ? live_hint_ : live_.find(end);
+    if (--it->second == 0) {
+      if (it == live_hint_) live_hint_ = live_.end();
+      live_.erase(it);
+    }
+  }
+
+  // ---- late records ----
+
+  void on_late(Record<Keyed<K, T>>& r, Timestamp end) {
+    const Timestamp last = grid_.last_window_end(end);
+    if (last - 1 + lateness_ <= watermark_) {
+      metrics_.late_records.add(1);
+      if (late_tag_ != 0) {
+        SideOutput<T>* side = sides_.find<T>(late_tag_);
+        if (side != nullptr && side->output().connected()) side->emit(std::move(r.value.value), r.ts_us);
+      }
+      return;
+    }
+    KeyWindows& kw = key_windows(r.value);
+    // Windows holding this record that already fired and still take corrections.
+    const Timestamp from = std::max(grid_.first_window_end(end), grid_.ceil_window_end(watermark_ - lateness_ + 2));
+    const Timestamp to = std::min(last, fired_until_);
+    corrections_.clear();
+    for (Timestamp e = from; e <= to; e += grid_.slide) corrections_.emplace_back(e, merged_window(kw, e));
+    auto [s, in_window] = slice_for(kw, end);
+    add_value(aggs_, s.acc, std::as_const(r.value.value), r.ts_us);
+    if (in_window) kw.stale = true;
+    for (auto& [e, old] : corrections_) {
+      Values now = aggs_.result(*merged_window(kw, e));
+      if (old) {
+        emit(r.value.key, e, aggs_.result(*old), ChangeKind::kUpdateBefore);
+        emit(r.value.key, e, std::move(now), ChangeKind::kUpdateAfter);
+      } else {
+        emit(r.value.key, e, std::move(now), ChangeKind::kInsert);
+      }
+    }
+  }
+
+  // ---- output ----
+
+  void emit(const K& key, Timestamp e, Values values, ChangeKind kind) {
+    out_buf_.push_back(Record<Out>{Out{key, TimeWindow{e - grid_.size, e}, std::move(values), kind}, e - 1});
+  }
+
+  void flush() {
+    if (!out_buf_.empty()) {
+      metrics_.records_out.add(out_buf_.size());
+      out_.push(out_buf_);
+      out_buf_.clear();
+    }
+    sides_.flush();
+  }
+
+  Aggs aggs_;
+  SliceGrid grid_;
+  bool tumbling_;
+  bool processing_time_;
+  DurationUs lateness_;
+  std::uint64_t late_tag_;
+  std::size_t batch_size_;
+  OperatorMetrics& metrics_;
+  const Clock& clock_;
+  std::uint32_t first_kg_;
+  std::vector<Table> tables_;  // one per local key group
+
+  Timestamp watermark_ = kMinTimestamp;
+  Timestamp fired_until_ = kMinTimestamp;  // every window ending at or before this has fired
+  Timestamp slice_start_ = 0, slice_end_ = 0;  // the slice of the last record (a cache)
+  std::map<Timestamp, std::uint64_t> live_;    // slice end -> keys holding that slice
+  typename std::map<Timestamp, std::uint64_t>::iterator live_hint_ = live_.end();
+  std::vector<K> dead_keys_;
+  std::vector<std::pair<Timestamp, std::optional<Acc>>> corrections_;
+
+  Output<Out> out_;
+  SideOutputs sides_;
+  Batch<Out> out_buf_;
+};
+
+template <class K, class T, class Aggs>
+class WindowNode final : public Node {
+  using Out = WindowResult<K, typename Aggs::result_type>;
+
+ public:
+  WindowNode(int in, int out, Aggs aggs, WindowSettings settings)
+      : Node("window", ""), in_(in), out_(out), aggs_(std::move(aggs)), settings_(settings) {}
+  bool has_side_outputs() const override { return true; }
+
+  void instantiate(BuildContext& ctx) const override {
+    const RunSettings& s = ctx.settings;
+    const std::uint32_t first = first_key_group(ctx.worker_index(), s.max_parallelism, s.workers);
+    const std::uint32_t end = first_key_group(ctx.worker_index() + 1, s.max_parallelism, s.workers);
+    auto& op = ctx.make<SlicingWindowOperator<K, T, Aggs>>(aggs_, settings_, ctx.metrics.add_operator(name(), kind()),
+                                                           *s.clock, first, end - first, s.batch_size);
+    make_side_outputs(ctx, op.sides());
+    ctx.port<Keyed<K, T>>(in_).connect(&op);
+    ctx.set_port<Out>(out_, op.output());
+  }
+
+ private:
+  int in_, out_;
+  Aggs aggs_;
+  WindowSettings settings_;
+};
+
+}  // namespace sluice::detail

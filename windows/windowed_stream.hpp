@@ -1,0 +1,101 @@
+// Windowed aggregation: the fluent API.
+//
+//   OutputTag<Bid> late("late bids");
+//   auto per_second = bids.key_by([](const Bid& b) { return b.auction; })
+//                         .window(tumbling(1s))
+//                         .allowed_lateness(5s)          // optional: corrections
+//                         .late_data(late)               // optional: records beyond it
+//                         .aggregate(count(), sum("price", &Bid::price));
+//   // per_second: Stream<WindowResult<uint64_t, std::tuple<uint64_t, uint64_t>>>
+//   per_second.side_output(late).sink(...);
+//
+// Each result carries the key, the window, the aggregate values (a tuple in
+// the order given; `r.get<1>()`) and a ChangeKind. `field_names()` on the
+// windowed stream lists the values' names ("count", "sum_price").
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "operators/key_by.hpp"
+#include "streaming/errors.hpp"
+#include "streaming/side_output.hpp"
+#include "streaming/stream.hpp"
+#include "windows/aggregate.hpp"
+#include "windows/aggregates.hpp"
+#include "windows/assigners.hpp"
+#include "windows/window.hpp"
+#include "windows/window_operator.hpp"
+
+namespace sluice {
+
+/// A keyed stream with a window spec, waiting for its aggregates.
+template <class K, class T>
+class WindowedStream {
+ public:
+  WindowedStream(Stream<Keyed<K, T>> routed, TimeWindows windows) : routed_(std::move(routed)) {
+    windows.validate("window");
+    settings_.windows = windows;
+  }
+
+  /// Keeps window state `lateness` past each window's end: records that
+  /// arrive within it still count, and each window they change emits a
+  /// correction (kUpdateBefore / kUpdateAfter). Event-time windows only.
+  template <class Rep, class Period>
+  WindowedStream allowed_lateness(std::chrono::duration<Rep, Period> lateness) const {
+    const DurationUs us = to_us(lateness);
+    if (us < 0) throw GraphError("window", "allowed_lateness", "must not be negative, got " + std::to_string(us) + " us");
+    if (us > kMaxLatenessUs) throw GraphError("window", "allowed_lateness", "must be at most 2^60 us");
+    if (settings_.windows.time == WindowTime::kProcessingTime)
+      throw GraphError("window", "allowed_lateness", "processing-time windows have no late records");
+    WindowedStream w = *this;
+    w.settings_.allowed_lateness_us = us;
+    return w;
+  }
+
+  /// Sends records that arrive after every window holding them is closed
+  /// (past end + allowed lateness) to side output `tag` of the result
+  /// stream: `results.side_output(tag)`. Without it they are dropped; either
+  /// way they are counted in the operator's late_records metric.
+  WindowedStream late_data(const OutputTag<T>& tag) const {
+    WindowedStream w = *this;
+    w.settings_.late_tag_id = tag.id();
+    return w;
+  }
+
+  /// Computes `aggs` (count(), sum(...), ... or your own; see
+  /// windows/aggregate.hpp) per key and window.
+  template <class... A>
+  auto aggregate(A... aggs) const {
+    static_assert(sizeof...(A) > 0, "aggregate(...) needs at least one aggregate, e.g. count()");
+    using List = detail::AggregateList<T, decltype(detail::bind_aggregate<T>(aggs))...>;
+    static_assert((AggregateFunction<decltype(detail::bind_aggregate<T>(aggs)), T> && ...),
+                  "every aggregate needs create(), add(acc, const T&[, ts]), merge(acc, acc) and result(acc); "
+                  "see windows/aggregate.hpp");
+    using Out = WindowResult<K, typename List::result_type>;
+    return routed_.template then<Out, detail::WindowNode<K, T, List>>(List(detail::bind_aggregate<T>(aggs)...),
+                                                                      settings_);
+  }
+
+  /// Output field names of aggregate(aggs...), in order.
+  template <class... A>
+  static std::vector<std::string> field_names(const A&... aggs) {
+    return detail::AggregateList<T, decltype(detail::bind_aggregate<T>(aggs))...>(detail::bind_aggregate<T>(aggs)...)
+        .names();
+  }
+
+  const TimeWindows& windows() const { return settings_.windows; }
+
+ private:
+  static constexpr DurationUs kMaxLatenessUs = DurationUs{1} << 60;
+  Stream<Keyed<K, T>> routed_;
+  detail::WindowSettings settings_;
+};
+
+template <class K, class T>
+auto KeyedStream<K, T>::window(const TimeWindows& windows) const -> WindowedStream<K, T> {
+  return WindowedStream<K, T>(routed_, windows);
+}
+
+}  // namespace sluice
