@@ -1,12 +1,13 @@
 // Workloads A and B of shared/bench-workloads.md, through Sluice and through
 // a hand-written loop in the same process, with the checksums of both.
 //
-//   bench_workloads [--n N] [--runs R] [--only A|B] [--workers 1,2]
+//   bench_workloads [--n N] [--runs R] [--only A|B|Bp] [--workers 1,2]
 //
 // A: generator -> filter -> map -> sink (count, sum(price), sum(bidder)).
-// B: generator -> ascending watermarks -> key_by(auction, 1 s window) ->
-//    keyed process (count, sum per window; event-time timer at window end) ->
-//    sink (results, sum(count), sum(sum), mix).
+// B: generator -> ascending watermarks -> key_by(auction) -> tumbling 1 s
+//    window (count, sum(price)) -> sink (results, sum(count), sum(sum), mix).
+//    `--only Bp` runs B as a keyed process function instead (state per
+//    (auction, window) and an event-time timer at the window's end).
 // Reported: events/s (wall), events per CPU-second (process CPU time), the
 // median over R runs, and the ratio to the hand-written loop.
 #include <algorithm>
@@ -172,7 +173,7 @@ SumsA sluice_a(std::uint64_t n, std::size_t workers) {
   return total;
 }
 
-struct WindowResult {
+struct ProcessResult {
   std::uint64_t auction;
   std::uint64_t window;
   std::uint64_t count;
@@ -187,18 +188,18 @@ struct Acc {
 
 // What a Flink user writes without a window operator: state per
 // (key, window) and an event-time timer at the window's end.
-struct TumblingCountSum : KeyedProcessFunction<WindowKey, Bid, WindowResult> {
+struct TumblingCountSum : KeyedProcessFunction<WindowKey, Bid, ProcessResult> {
   ValueState<WindowKey, Acc> acc;
   void open(Context& ctx) { acc = ctx.value_state<Acc>("acc"); }
-  void process(const Bid& b, Context& ctx, Collector<WindowResult>& out) {
+  void process(const Bid& b, Context& ctx, Collector<ProcessResult>& out) {
     Acc& a = acc.get_or_insert();
     if (a.count == 0) ctx.register_event_time_timer(static_cast<Timestamp>((ctx.key().second + 1) * kWindowUs - 1));
     ++a.count;
     a.sum += b.price;
   }
-  void on_timer(Timestamp, Context& ctx, Collector<WindowResult>& out) {
+  void on_timer(Timestamp, Context& ctx, Collector<ProcessResult>& out) {
     const Acc* a = acc.get();
-    out.emit(WindowResult{ctx.key().first, ctx.key().second, a->count, a->sum});
+    out.emit(ProcessResult{ctx.key().first, ctx.key().second, a->count, a->sum});
     acc.clear();
   }
 };
@@ -208,18 +209,41 @@ std::int64_t bench_emit_interval_us() {
   return e ? std::stoll(e) : 0;
 }
 
+// B as a user writes it: a tumbling window with count and sum.
 SumsB sluice_b(std::uint64_t n, std::size_t workers) {
+  using Result = WindowResult<std::uint64_t, std::tuple<std::uint64_t, std::uint64_t>>;
   SumsB total;
   std::mutex mu;
   Job job("workload-b");
-  auto fold = [](SumsB& s, const WindowResult& r) { s.add(r.auction, r.window, r.count, r.sum); };
+  auto fold = [](SumsB& s, const Result& r) {
+    s.add(r.key, static_cast<std::uint64_t>(r.window.start / kWindowUs), r.get<0>(), r.get<1>());
+  };
   job.source(Generator(GeneratorOptions{.count = n}, [](std::uint64_t i) { return make_bid(i); }))
       // Ascending watermark after every batch: windows close as soon as
       // their end passes, so few are open at once.
       .watermarks(ascending().with_emit_interval(std::chrono::microseconds(bench_emit_interval_us())))
+      .key_by([](const Bid& b) { return b.auction; })
+      .window(tumbling(std::chrono::microseconds(kWindowUs)))
+      .aggregate(count(), sum("price", &Bid::price))
+      .sink(FoldSink<Result, SumsB, decltype(fold)>(&total, &mu, fold));
+  QueryOptions o;
+  o.workers = workers;
+  job.run(o);
+  return total;
+}
+
+// B without a window operator, as a keyed process function (issue 2's
+// version; `--only Bp`): state per (auction, window) and a timer each.
+SumsB sluice_b_process(std::uint64_t n, std::size_t workers) {
+  SumsB total;
+  std::mutex mu;
+  Job job("workload-b-process");
+  auto fold = [](SumsB& s, const ProcessResult& r) { s.add(r.auction, r.window, r.count, r.sum); };
+  job.source(Generator(GeneratorOptions{.count = n}, [](std::uint64_t i) { return make_bid(i); }))
+      .watermarks(ascending().with_emit_interval(std::chrono::microseconds(bench_emit_interval_us())))
       .key_by([](const Bid& b) { return WindowKey(b.auction, b.ts_us / kWindowUs); })
       .process(TumblingCountSum{})
-      .sink(FoldSink<WindowResult, SumsB, decltype(fold)>(&total, &mu, fold));
+      .sink(FoldSink<ProcessResult, SumsB, decltype(fold)>(&total, &mu, fold));
   QueryOptions o;
   o.workers = workers;
   job.run(o);
@@ -321,7 +345,7 @@ int main(int argc, char** argv) {
       }
     }
     else {
-      std::fprintf(stderr, "usage: %s [--n EVENTS] [--runs R] [--only A|B] [--workers 1,2]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--n EVENTS] [--runs R] [--only A|B|Bp] [--workers 1,2]\n", argv[0]);
       return 2;
     }
   }
@@ -330,5 +354,6 @@ int main(int argc, char** argv) {
 
   if (only.empty() || only == "A") ok &= run_workload<SumsA>("A", n, runs, worker_counts, loop_a, sluice_a);
   if (only.empty() || only == "B") ok &= run_workload<SumsB>("B", n, runs, worker_counts, loop_b, sluice_b);
+  if (only == "Bp") ok &= run_workload<SumsB>("B (keyed process function)", n, runs, worker_counts, loop_b, sluice_b_process);
   return ok ? 0 : 1;
 }

@@ -1,10 +1,14 @@
 // The window operator for tumbling and sliding time windows.
 //
-// Per key it keeps one accumulator per slice (windows/detail/slicing.hpp);
-// a record costs one hash lookup and one `add`. Windows fire when the
-// watermark (or, for processing-time windows, the clock) passes their end:
-// the operator walks its keys once per window end and emits one result per
-// key whose window holds records. A sliding window is combined from its
+// Time is cut into slices (windows/detail/slicing.hpp). A slice still open
+// (the watermark has not passed its end) is a hash table key -> accumulator,
+// so a record costs one lookup in a small table and one `add`. When the
+// watermark passes a slice's end it closes: for tumbling windows without
+// lateness the slice is the window, and it is emitted and recycled at once.
+// Otherwise its accumulators move to per-key lists of slices, and windows
+// fire when the watermark (or, for processing-time windows, the clock)
+// passes their end: the operator walks its keys once per window end and
+// emits one result per key whose window holds records. A sliding window is combined from its
 // slices incrementally, so the cost per record does not grow with
 // size/slide:
 //   - aggregates that can retract keep one running accumulator per key: the
@@ -71,6 +75,12 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
     Acc window;
   };
   using Table = FlatHashMap<K, KeyWindows>;
+  using AccTable = FlatHashMap<K, Acc>;
+
+  /// A slice the watermark has not passed: per local key group, key -> accumulator.
+  struct OpenSlice {
+    std::vector<AccTable> groups;
+  };
 
  public:
   SlicingWindowOperator(Aggs aggs, const WindowSettings& s, OperatorMetrics& metrics, const Clock& clock,
@@ -80,6 +90,7 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
         tumbling_(s.windows.is_tumbling()),
         processing_time_(s.windows.time == WindowTime::kProcessingTime),
         lateness_(s.allowed_lateness_us),
+        direct_(tumbling_ && lateness_ == 0),
         late_tag_(s.late_tag_id),
         batch_size_(std::max<std::size_t>(batch_size, 1)),
         metrics_(metrics),
@@ -94,24 +105,32 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
     const std::size_t n = batch.size();
     // Processing time: records take the clock's time; a window that already
     // fired does not reopen.
-    const Timestamp now = processing_time_ ? std::max(clock_.now_us(), fired_until_) : 0;
+    const Timestamp now = processing_time_ ? std::max(clock_.now_us(), closed_until_) : 0;
+    // Locals, not members: stores into accumulators could alias members,
+    // which would make the compiler reload them for every record.
+    Record<Keyed<K, T>>* records = batch.data();
+    AccTable* groups = open_slice_ ? open_slice_->groups.data() : nullptr;  // by local key group
+    const std::uint32_t first_kg = first_kg_;
     constexpr std::size_t kAhead = 8;
-    for (std::size_t i = 0; i < std::min(n, kAhead); ++i) prefetch(batch[i].value);
     for (std::size_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) prefetch(batch[i + kAhead].value);
-      Record<Keyed<K, T>>& r = batch[i];
+      if (i + kAhead < n && groups != nullptr) {
+        const Keyed<K, T>& ahead = records[i + kAhead].value;
+        groups[ahead.key_group - first_kg].prefetch(ahead.key_hash);
+      }
+      Record<Keyed<K, T>>& r = records[i];
       const Timestamp ts = processing_time_ ? now : r.ts_us;
       if (ts < slice_start_ || ts >= slice_end_) {
-        slice_end_ = grid_.slice_end(ts);
-        slice_start_ = slice_end_ - grid_.slice;
+        locate_slice(ts);
+        groups = open_slice_ ? open_slice_->groups.data() : nullptr;
       }
-      if (slice_end_ <= fired_until_) {
+      if (groups == nullptr) {
         on_late(r, slice_end_);
         continue;
       }
-      KeyWindows& kw = key_windows(r.value);
-      S& s = (!kw.slices.empty() && kw.slices.back().end == slice_end_) ? kw.slices.back() : slice_for(kw, slice_end_).first;
-      add_value(aggs_, s.acc, std::as_const(r.value.value), r.ts_us);
+      Keyed<K, T>& k = r.value;
+      auto [acc, inserted] = groups[k.key_group - first_kg].try_emplace_hashed(k.key, k.key_hash);
+      if (inserted) *acc = aggs_.create();
+      add_value(aggs_, *acc, std::as_const(k.value), r.ts_us);
     }
     metrics_.records_in.add(n);
     flush();
@@ -143,21 +162,70 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
     sides_.reachable_gates(out);
   }
 
-  /// Keys with window state, over all local key groups (for tests and metrics).
+  /// Keys with window state plus (key, open slice) entries (for tests and metrics).
   std::size_t key_count() const {
     std::size_t n = 0;
     for (const Table& t : tables_) n += t.size();
+    for (const auto& [end, slice] : open_)
+      for (const AccTable& g : slice.groups) n += g.size();
     return n;
   }
 
  private:
   Table& table(std::uint32_t key_group) { return tables_[key_group - first_kg_]; }
-  KeyWindows& key_windows(const Keyed<K, T>& k) {
-    auto [kw, inserted] = table(k.key_group).try_emplace_hashed(k.key, k.key_hash);
+  KeyWindows& key_windows(const Keyed<K, T>& k) { return key_windows(k.key_group, k.key, k.key_hash); }
+  KeyWindows& key_windows(std::uint32_t key_group, const K& key, std::uint64_t hash) {
+    auto [kw, inserted] = table(key_group).try_emplace_hashed(key, hash);
     if (inserted) kw->window = aggs_.create();
     return *kw;
   }
-  void prefetch(const Keyed<K, T>& k) const { tables_[k.key_group - first_kg_].prefetch(k.key_hash); }
+
+  /// Points the slice cache at the slice holding `ts`: open_slice_ is its
+  /// table, or nullptr if that slice has closed (the record is late).
+  void locate_slice(Timestamp ts) {
+    slice_end_ = grid_.slice_end(ts);
+    slice_start_ = slice_end_ - grid_.slice;
+    if (slice_end_ <= closed_until_) {
+      open_slice_ = nullptr;
+      return;
+    }
+    auto [it, inserted] = open_.try_emplace(slice_end_);
+    if (inserted) {
+      if (!spare_.empty()) {
+        it->second.groups = std::move(spare_.back());
+        spare_.pop_back();
+      } else {
+        it->second.groups.resize(tables_.size());
+      }
+    }
+    open_slice_ = &it->second;
+  }
+
+  /// Closes every open slice ending at or before `time` + 1, oldest first.
+  void close_slices(Timestamp time) {
+    while (!open_.empty() && open_.begin()->first - 1 <= time) {
+      const Timestamp end = open_.begin()->first;
+      std::vector<AccTable>& groups = open_.begin()->second.groups;
+      for (std::size_t g = 0; g < groups.size(); ++g) {
+        if (groups[g].empty()) continue;
+        if (direct_) {
+          groups[g].for_each([&](const K& key, Acc& acc) { emit(key, end, aggs_.result(acc), ChangeKind::kInsert); });
+          if (out_buf_.size() >= batch_size_) flush();
+        } else {
+          const std::uint32_t kg = first_kg_ + static_cast<std::uint32_t>(g);
+          groups[g].for_each([&](const K& key, Acc& acc) {
+            slice_for(key_windows(kg, key, hash_key(key)), end).first.acc = std::move(acc);
+          });
+        }
+        groups[g].clear_keep_capacity();
+      }
+      spare_.push_back(std::move(groups));
+      open_.erase(open_.begin());
+    }
+    open_slice_ = nullptr;
+    slice_start_ = slice_end_ = 0;  // forget the cached slice
+    closed_until_ = std::max(closed_until_, time == kMaxTimestamp ? kMaxTimestamp : grid_.floor_slice_end(time + 1));
+  }
 
   Timestamp cleanup_time(Timestamp slice_end) const { return grid_.last_window_end(slice_end) - 1 + lateness_; }
 
@@ -168,6 +236,7 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
   void advance_to(Timestamp time) {
     if (time == kMinTimestamp) return;
     watermark_ = std::max(watermark_, time);
+    close_slices(time);
     while (true) {
       const std::optional<Timestamp> e = next_window_end();
       if (!e || *e - 1 > time) break;
@@ -177,6 +246,7 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
     const Timestamp frontier = time == kMaxTimestamp ? kMaxTimestamp : grid_.floor_window_end(time + 1);
     fired_until_ = std::max(fired_until_, frontier);
     if (!live_.empty() && cleanup_time(live_.begin()->first) <= time) scan(std::nullopt, time);
+    flush();
   }
 
   /// The first window end after fired_until_ whose window holds a live slice.
@@ -391,6 +461,7 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
   bool tumbling_;
   bool processing_time_;
   DurationUs lateness_;
+  bool direct_;  // tumbling without lateness: a slice is emitted when it closes
   std::uint64_t late_tag_;
   std::size_t batch_size_;
   OperatorMetrics& metrics_;
@@ -400,7 +471,11 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
 
   Timestamp watermark_ = kMinTimestamp;
   Timestamp fired_until_ = kMinTimestamp;  // every window ending at or before this has fired
-  Timestamp slice_start_ = 0, slice_end_ = 0;  // the slice of the last record (a cache)
+  Timestamp closed_until_ = kMinTimestamp;  // every slice ending at or before this has closed
+  Timestamp slice_start_ = 0, slice_end_ = 0;  // the slice of the last record (a cache) ...
+  OpenSlice* open_slice_ = nullptr;            // ... and its table, or nullptr if closed
+  std::map<Timestamp, OpenSlice> open_;        // slice end -> open slice
+  std::vector<std::vector<AccTable>> spare_;   // tables of closed slices, for reuse
   std::map<Timestamp, std::uint64_t> live_;    // slice end -> keys holding that slice
   typename std::map<Timestamp, std::uint64_t>::iterator live_hint_ = live_.end();
   std::vector<K> dead_keys_;

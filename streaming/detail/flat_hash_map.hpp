@@ -35,8 +35,9 @@ class FlatHashMap {
   /// As find(), with `hash == Hash{}(key)` already computed by the caller.
   V* find_hashed(const K& key, std::uint64_t hash) {
     if (size_ == 0) return nullptr;
+    Slot* slots = slots_.data();
     for (std::size_t i = static_cast<std::size_t>(hash) & mask_;; i = (i + 1) & mask_) {
-      auto& slot = slots_[i];
+      Slot& slot = slots[i];
       if (!slot) return nullptr;
       if (slot->first == key) return &slot->second;
     }
@@ -52,9 +53,10 @@ class FlatHashMap {
   /// As try_emplace(), with `hash == Hash{}(key)` already computed by the caller.
   template <class... Args>
   std::pair<V*, bool> try_emplace_hashed(const K& key, std::uint64_t hash, Args&&... args) {
-    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    if (size_ >= grow_at_) grow();
+    Slot* slots = slots_.data();
     for (std::size_t i = static_cast<std::size_t>(hash) & mask_;; i = (i + 1) & mask_) {
-      auto& slot = slots_[i];
+      Slot& slot = slots[i];
       if (!slot) {
         slot.emplace(std::piecewise_construct, std::forward_as_tuple(key),
                      std::forward_as_tuple(std::forward<Args>(args)...));
@@ -91,12 +93,21 @@ class FlatHashMap {
   /// Hints the CPU to fetch the slot where a key with this hash starts its
   /// probe, so a lookup a few records later does not wait on memory.
   void prefetch(std::uint64_t hash) const {
-    if (!slots_.empty()) __builtin_prefetch(&slots_[static_cast<std::size_t>(hash) & mask_]);
+    __builtin_prefetch(slots_.data() + (static_cast<std::size_t>(hash) & mask_));  // a null base is harmless
   }
 
   void clear() {
     slots_.clear();
     mask_ = 0;
+    size_ = 0;
+    grow_at_ = 0;
+  }
+
+  /// Removes every entry but keeps the slot array, for a map that is about
+  /// to fill up to the same size again.
+  void clear_keep_capacity() {
+    if (size_ == 0) return;
+    for (auto& slot : slots_) slot.reset();
     size_ = 0;
   }
 
@@ -159,6 +170,7 @@ class FlatHashMap {
     const std::size_t cap = old.empty() ? 16 : old.size() * 2;
     slots_.resize(cap);
     mask_ = cap - 1;
+    grow_at_ = cap / 4 * 3;  // load factor at most 3/4
     size_ = 0;
     for (auto& slot : old)
       if (slot) {
@@ -172,8 +184,10 @@ class FlatHashMap {
   }
 
   std::vector<std::optional<std::pair<K, V>>> slots_;
+  using Slot = std::optional<std::pair<K, V>>;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
+  std::size_t grow_at_ = 0;  // grow before inserting at this size
 };
 
 }  // namespace sluice::detail

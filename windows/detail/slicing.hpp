@@ -37,6 +37,8 @@ struct SliceGrid {
 
   /// End of the slice holding `ts`.
   Timestamp slice_end(Timestamp ts) const { return floor_div(ts - offset, slice) * slice + offset + slice; }
+  /// Largest slice end <= t.
+  Timestamp floor_slice_end(Timestamp t) const { return floor_div(t - offset, slice) * slice + offset; }
   /// Largest window end <= t.
   Timestamp floor_window_end(Timestamp t) const { return floor_div(t - offset, slide) * slide + offset; }
   /// Smallest window end >= t.
