@@ -20,33 +20,17 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "sluice/sluice.hpp"
 
 using namespace sluice;
+using namespace bench;
 
 namespace {
 
-constexpr std::uint64_t kKeys = 10'000;
-constexpr std::uint64_t kBidders = 100'000;
 constexpr std::int64_t kWindowUs = 1'000'000;
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
 
-struct Bid {
-  std::uint64_t auction, bidder, price, ts_us;
-};
-
-inline Bid make_bid(std::uint64_t i) {
-  const std::uint64_t h = splitmix64(i);
-  return Bid{1000 + ((static_cast<std::uint64_t>(static_cast<std::uint32_t>(h)) * kKeys) >> 32),
-             1000 + ((static_cast<std::uint64_t>(static_cast<std::uint32_t>(h >> 32)) * kBidders) >> 32),
-             100 + (h & 0xFFFFF), i};
-}
 inline bool keep_a(const Bid& b) { return ((b.price - 100) & 0x80000) == 0; }
 inline Bid convert_a(Bid b) {
   b.price = b.price * 908 / 1000;
@@ -56,23 +40,13 @@ inline Bid convert_a(Bid b) {
 struct SumsA {
   std::uint64_t count = 0, sum_price = 0, sum_bidder = 0;
   bool operator==(const SumsA&) const = default;
-};
-struct SumsB {
-  std::uint64_t results = 0, sum_count = 0, sum_sum = 0, mix = 0;
-  bool operator==(const SumsB&) const = default;
-  void add(std::uint64_t key, std::uint64_t window, std::uint64_t count, std::uint64_t sum) {
-    ++results;
-    sum_count += count;
-    sum_sum += sum;
-    mix += splitmix64(key * 1000003 + window) ^ (count * 0x9E3779B97F4A7C15ULL) ^ sum;
-  }
-  void merge(const SumsB& o) {
-    results += o.results;
-    sum_count += o.sum_count;
-    sum_sum += o.sum_sum;
-    mix += o.mix;
+  void merge(const SumsA& o) {
+    count += o.count;
+    sum_price += o.sum_price;
+    sum_bidder += o.sum_bidder;
   }
 };
+using SumsB = bench::WindowSums;
 
 // ---- hand-written loops ----
 
@@ -116,40 +90,6 @@ SumsB loop_b(std::uint64_t n) {
 
 // ---- through Sluice ----
 
-// A sink that folds records into per-worker sums and merges them at the end.
-template <class T, class Sums, class Fold>
-class FoldSink final : public Sink<T> {
- public:
-  FoldSink(Sums* total, std::mutex* mu, Fold fold) : total_(total), mu_(mu), fold_(fold) {}
-  std::string default_name() const override { return "fold"; }
-  std::unique_ptr<SinkWriter<T>> open(const SinkContext&) override { return std::make_unique<Writer>(*this); }
-
- private:
-  class Writer final : public SinkWriter<T> {
-   public:
-    explicit Writer(FoldSink& s) : s_(s) {}
-    void write(Batch<T>& batch) override {
-      for (const auto& r : batch) s_.fold_(local_, r.value);
-    }
-    void close() override {
-      std::lock_guard lock(*s_.mu_);
-      merge(*s_.total_, local_);
-    }
-
-   private:
-    FoldSink& s_;
-    Sums local_;
-  };
-  static void merge(SumsA& a, const SumsA& b) {
-    a.count += b.count;
-    a.sum_price += b.sum_price;
-    a.sum_bidder += b.sum_bidder;
-  }
-  static void merge(SumsB& a, const SumsB& b) { a.merge(b); }
-  Sums* total_;
-  std::mutex* mu_;
-  Fold fold_;
-};
 
 SumsA sluice_a(std::uint64_t n, std::size_t workers) {
   SumsA total;
@@ -252,40 +192,6 @@ SumsB sluice_b_process(std::uint64_t n, std::size_t workers) {
 
 // ---- measurement ----
 
-double cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-struct Figures {
-  double events_per_s = 0;
-  double events_per_cpu_s = 0;
-};
-
-template <class F>
-Figures measure(std::uint64_t n, int runs, F&& run) {
-  std::vector<double> wall, cpu;
-  for (int r = 0; r < runs; ++r) {
-    const double c0 = cpu_seconds();
-    const auto t0 = std::chrono::steady_clock::now();
-    run();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double csecs = cpu_seconds() - c0;
-    wall.push_back(static_cast<double>(n) / secs);
-    cpu.push_back(static_cast<double>(n) / csecs);
-  }
-  std::sort(wall.begin(), wall.end());
-  std::sort(cpu.begin(), cpu.end());
-  return Figures{wall[wall.size() / 2], cpu[cpu.size() / 2]};
-}
-
-void print_row(const char* what, const Figures& f, const Figures& loop, const Figures* one_worker) {
-  std::printf("  %-26s %9.1f M ev/s  %9.1f M ev/CPU-s  %5.2fx loop", what, f.events_per_s / 1e6,
-              f.events_per_cpu_s / 1e6, f.events_per_s / loop.events_per_s);
-  if (one_worker) std::printf("  %5.2fx 1 worker", f.events_per_s / one_worker->events_per_s);
-  std::printf("\n");
-}
 
 std::string describe(const SumsA& s) {
   return "count " + std::to_string(s.count) + ", sum(price) " + std::to_string(s.sum_price) + ", sum(bidder) " +
@@ -336,13 +242,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::stoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--workers") && i + 1 < argc) {
-      worker_counts.clear();
-      std::string list = argv[++i];
-      for (std::size_t pos = 0; pos < list.size();) {
-        const std::size_t comma = list.find(',', pos);
-        worker_counts.push_back(std::stoul(list.substr(pos, comma - pos)));
-        pos = comma == std::string::npos ? list.size() : comma + 1;
-      }
+      worker_counts = parse_list(argv[++i]);
     }
     else {
       std::fprintf(stderr, "usage: %s [--n EVENTS] [--runs R] [--only A|B|Bp] [--workers 1,2]\n", argv[0]);

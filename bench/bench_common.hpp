@@ -1,0 +1,139 @@
+// What the benchmark executables share: the bid generator of
+// shared/bench-workloads.md, result checksums, a folding sink and timing.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "sluice/sluice.hpp"
+
+namespace bench {
+
+using namespace sluice;
+
+inline constexpr std::uint64_t kKeys = 10'000;     // auctions
+inline constexpr std::uint64_t kBidders = 100'000;
+
+
+inline std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+struct Bid {
+  std::uint64_t auction, bidder, price, ts_us;
+};
+
+inline Bid make_bid(std::uint64_t i) {
+  const std::uint64_t h = splitmix64(i);
+  return Bid{1000 + ((static_cast<std::uint64_t>(static_cast<std::uint32_t>(h)) * kKeys) >> 32),
+             1000 + ((static_cast<std::uint64_t>(static_cast<std::uint32_t>(h >> 32)) * kBidders) >> 32),
+             100 + (h & 0xFFFFF), i};
+}
+
+/// Checksums of window results (bench-workloads.md, workload B).
+struct WindowSums {
+  std::uint64_t results = 0, sum_count = 0, sum_sum = 0, mix = 0;
+  bool operator==(const WindowSums&) const = default;
+  void add(std::uint64_t key, std::uint64_t window, std::uint64_t count, std::uint64_t sum) {
+    ++results;
+    sum_count += count;
+    sum_sum += sum;
+    mix += splitmix64(key * 1000003 + window) ^ (count * 0x9E3779B97F4A7C15ULL) ^ sum;
+  }
+  void merge(const WindowSums& o) {
+    results += o.results;
+    sum_count += o.sum_count;
+    sum_sum += o.sum_sum;
+    mix += o.mix;
+  }
+};
+
+// A sink that folds records into per-worker sums (`fold(sums, value)`) and
+// merges them into *total at the end (`Sums::merge`).
+template <class T, class Sums, class Fold>
+class FoldSink final : public Sink<T> {
+ public:
+  FoldSink(Sums* total, std::mutex* mu, Fold fold) : total_(total), mu_(mu), fold_(fold) {}
+  std::string default_name() const override { return "fold"; }
+  std::unique_ptr<SinkWriter<T>> open(const SinkContext&) override { return std::make_unique<Writer>(*this); }
+
+ private:
+  class Writer final : public SinkWriter<T> {
+   public:
+    explicit Writer(FoldSink& s) : s_(s) {}
+    void write(Batch<T>& batch) override {
+      for (const auto& r : batch) s_.fold_(local_, r.value);
+    }
+    void close() override {
+      std::lock_guard lock(*s_.mu_);
+      s_.total_->merge(local_);
+    }
+
+   private:
+    FoldSink& s_;
+    Sums local_;
+  };
+  Sums* total_;
+  std::mutex* mu_;
+  Fold fold_;
+};
+
+// ---- measurement ----
+
+inline double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Figures {
+  double events_per_s = 0;
+  double events_per_cpu_s = 0;
+};
+
+template <class F>
+Figures measure(std::uint64_t n, int runs, F&& run) {
+  std::vector<double> wall, cpu;
+  for (int r = 0; r < runs; ++r) {
+    const double c0 = cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double csecs = cpu_seconds() - c0;
+    wall.push_back(static_cast<double>(n) / secs);
+    cpu.push_back(static_cast<double>(n) / csecs);
+  }
+  std::sort(wall.begin(), wall.end());
+  std::sort(cpu.begin(), cpu.end());
+  return Figures{wall[wall.size() / 2], cpu[cpu.size() / 2]};
+}
+
+inline void print_row(const char* what, const Figures& f, const Figures& loop, const Figures* one_worker) {
+  std::printf("  %-26s %9.1f M ev/s  %9.1f M ev/CPU-s  %5.2fx loop", what, f.events_per_s / 1e6,
+              f.events_per_cpu_s / 1e6, f.events_per_s / loop.events_per_s);
+  if (one_worker) std::printf("  %5.2fx 1 worker", f.events_per_s / one_worker->events_per_s);
+  std::printf("\n");
+}
+
+/// Parses "1,2,4".
+inline std::vector<std::size_t> parse_list(const std::string& list) {
+  std::vector<std::size_t> out;
+  for (std::size_t pos = 0; pos < list.size();) {
+    const std::size_t comma = list.find(',', pos);
+    out.push_back(std::stoul(list.substr(pos, comma - pos)));
+    pos = comma == std::string::npos ? list.size() : comma + 1;
+  }
+  return out;
+}
+
+}  // namespace bench
