@@ -35,9 +35,8 @@ namespace sluice {
 
 template <class K, class T>
 class KeyedStream;
-template <class K, class T>
+template <class K, class T, class Spec>
 class WindowedStream;  // windows/windowed_stream.hpp
-struct TimeWindows;    // windows/assigners.hpp
 
 /// A record routed by key: the key, its hash and its key group travel with
 /// the value, so keyed operators never hash twice.
@@ -178,8 +177,9 @@ class KeyedStream {
   auto process(Fn fn) const -> Stream<typename Fn::output_type>;
 
   /// Groups each key's records into windows (windows/windowed_stream.hpp):
-  /// `.window(tumbling(1s)).aggregate(count())`.
-  WindowedStream<K, T> window(const TimeWindows& windows) const;
+  /// `.window(tumbling(1s)).aggregate(count())`; specs in windows/assigners.hpp.
+  template <class Spec>
+  WindowedStream<K, T, Spec> window(const Spec& spec) const;
 
   /// The underlying stream of routed records.
   const Stream<Keyed<K, T>>& routed() const { return routed_; }

@@ -22,6 +22,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "streaming/time.hpp"
 #include "windows/aggregate.hpp"
@@ -215,6 +216,14 @@ auto bind_aggregate(const A& a) {
 }
 
 }  // namespace detail
+
+/// Output field names of aggregates `aggs` over records of T, in order
+/// ("count", "sum_price", ...; repeated names get "#2", "#3").
+template <class T, class... A>
+std::vector<std::string> aggregate_field_names(const A&... aggs) {
+  return detail::AggregateList<T, decltype(detail::bind_aggregate<T>(aggs))...>(detail::bind_aggregate<T>(aggs)...)
+      .names();
+}
 
 /// Number of records; field "count".
 inline Count count() { return Count{}; }

@@ -45,6 +45,11 @@ struct TimeWindows {
     return w;
   }
   bool is_tumbling() const { return size_us == slide_us; }
+  /// Only event-time windows see late records.
+  bool has_late_records() const { return time == WindowTime::kEventTime; }
+  std::string kind_name() const {
+    return time == WindowTime::kEventTime ? "event-time" : "processing-time";
+  }
   /// The unit partial aggregates are kept in: gcd(size, slide).
   DurationUs slice_us() const { return std::gcd(size_us, slide_us); }
 

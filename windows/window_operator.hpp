@@ -47,11 +47,22 @@
 
 namespace sluice::detail {
 
+/// What every event-time window operator needs to know about late records.
+struct LateSettings {
+  DurationUs allowed_lateness_us = 0;
+  std::uint64_t late_tag_id = 0;  ///< 0: late records are only counted
+};
+
 struct WindowSettings {
   TimeWindows windows;
   DurationUs allowed_lateness_us = 0;
   std::uint64_t late_tag_id = 0;  ///< 0: late records are only counted
 };
+
+/// The graph node computing Aggs over windows of spec type Spec (one
+/// specialization per window kind, next to its operator).
+template <class K, class T, class Aggs, class Spec>
+struct WindowNodeOf;
 
 template <class K, class T, class Aggs>
 class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
@@ -491,8 +502,12 @@ class WindowNode final : public Node {
   using Out = WindowResult<K, typename Aggs::result_type>;
 
  public:
-  WindowNode(int in, int out, Aggs aggs, WindowSettings settings)
-      : Node("window", ""), in_(in), out_(out), aggs_(std::move(aggs)), settings_(settings) {}
+  WindowNode(int in, int out, Aggs aggs, const TimeWindows& windows, const LateSettings& late)
+      : Node("window", ""),
+        in_(in),
+        out_(out),
+        aggs_(std::move(aggs)),
+        settings_{windows, late.allowed_lateness_us, late.late_tag_id} {}
   bool has_side_outputs() const override { return true; }
 
   void instantiate(BuildContext& ctx) const override {
@@ -510,6 +525,11 @@ class WindowNode final : public Node {
   int in_, out_;
   Aggs aggs_;
   WindowSettings settings_;
+};
+
+template <class K, class T, class Aggs>
+struct WindowNodeOf<K, T, Aggs, TimeWindows> {
+  using type = WindowNode<K, T, Aggs>;
 };
 
 }  // namespace sluice::detail

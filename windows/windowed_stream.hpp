@@ -30,13 +30,13 @@
 
 namespace sluice {
 
-/// A keyed stream with a window spec, waiting for its aggregates.
-template <class K, class T>
+/// A keyed stream with a window spec (windows/assigners.hpp), waiting for
+/// its aggregates.
+template <class K, class T, class Spec>
 class WindowedStream {
  public:
-  WindowedStream(Stream<Keyed<K, T>> routed, TimeWindows windows) : routed_(std::move(routed)) {
-    windows.validate("window");
-    settings_.windows = windows;
+  WindowedStream(Stream<Keyed<K, T>> routed, Spec spec) : routed_(std::move(routed)), spec_(std::move(spec)) {
+    spec_.validate("window");
   }
 
   /// Keeps window state `lateness` past each window's end: records that
@@ -47,10 +47,10 @@ class WindowedStream {
     const DurationUs us = to_us(lateness);
     if (us < 0) throw GraphError("window", "allowed_lateness", "must not be negative, got " + std::to_string(us) + " us");
     if (us > kMaxLatenessUs) throw GraphError("window", "allowed_lateness", "must be at most 2^60 us");
-    if (settings_.windows.time == WindowTime::kProcessingTime)
-      throw GraphError("window", "allowed_lateness", "processing-time windows have no late records");
+    if (!spec_.has_late_records())
+      throw GraphError("window", "allowed_lateness", spec_.kind_name() + " windows have no late records");
     WindowedStream w = *this;
-    w.settings_.allowed_lateness_us = us;
+    w.late_.allowed_lateness_us = us;
     return w;
   }
 
@@ -59,8 +59,10 @@ class WindowedStream {
   /// stream: `results.side_output(tag)`. Without it they are dropped; either
   /// way they are counted in the operator's late_records metric.
   WindowedStream late_data(const OutputTag<T>& tag) const {
+    if (!spec_.has_late_records())
+      throw GraphError("window", "late_data", spec_.kind_name() + " windows have no late records");
     WindowedStream w = *this;
-    w.settings_.late_tag_id = tag.id();
+    w.late_.late_tag_id = tag.id();
     return w;
   }
 
@@ -74,28 +76,29 @@ class WindowedStream {
                   "every aggregate needs create(), add(acc, const T&[, ts]), merge(acc, acc) and result(acc); "
                   "see windows/aggregate.hpp");
     using Out = WindowResult<K, typename List::result_type>;
-    return routed_.template then<Out, detail::WindowNode<K, T, List>>(List(detail::bind_aggregate<T>(aggs)...),
-                                                                      settings_);
+    using Node = typename detail::WindowNodeOf<K, T, List, Spec>::type;
+    return routed_.template then<Out, Node>(List(detail::bind_aggregate<T>(aggs)...), spec_, late_);
   }
 
   /// Output field names of aggregate(aggs...), in order.
   template <class... A>
   static std::vector<std::string> field_names(const A&... aggs) {
-    return detail::AggregateList<T, decltype(detail::bind_aggregate<T>(aggs))...>(detail::bind_aggregate<T>(aggs)...)
-        .names();
+    return aggregate_field_names<T>(aggs...);
   }
 
-  const TimeWindows& windows() const { return settings_.windows; }
+  const Spec& spec() const { return spec_; }
 
  private:
   static constexpr DurationUs kMaxLatenessUs = DurationUs{1} << 60;
   Stream<Keyed<K, T>> routed_;
-  detail::WindowSettings settings_;
+  Spec spec_;
+  detail::LateSettings late_;
 };
 
 template <class K, class T>
-auto KeyedStream<K, T>::window(const TimeWindows& windows) const -> WindowedStream<K, T> {
-  return WindowedStream<K, T>(routed_, windows);
+template <class Spec>
+WindowedStream<K, T, Spec> KeyedStream<K, T>::window(const Spec& spec) const {
+  return WindowedStream<K, T, Spec>(routed_, spec);
 }
 
 }  // namespace sluice

@@ -156,9 +156,9 @@ TEST_CASE("aggregate field names") {
     double amount;
     std::int64_t response_time;
   };
-  CHECK(WindowedStream<int, Req>::field_names(count(), sum("amount", &Req::amount),
+  CHECK(aggregate_field_names<Req>(count(), sum("amount", &Req::amount),
                                               avg("response_time", &Req::response_time)) ==
         std::vector<std::string>{"count", "sum_amount", "avg_response_time"});
-  CHECK(WindowedStream<int, Req>::field_names(count(), count(), max(&Req::amount).as("peak")) ==
+  CHECK(aggregate_field_names<Req>(count(), count(), max(&Req::amount).as("peak")) ==
         std::vector<std::string>{"count", "count#2", "peak"});
 }
