@@ -173,13 +173,13 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
     sides_.reachable_gates(out);
   }
 
-  /// Keys with window state plus (key, open slice) entries (for tests and metrics).
+  /// Distinct keys holding window state (for tests and metrics; O(state)).
   std::size_t key_count() const {
-    std::size_t n = 0;
-    for (const Table& t : tables_) n += t.size();
+    FlatHashMap<K, char> keys;
+    for (const Table& t : tables_) t.for_each([&](const K& k, const KeyWindows&) { keys.try_emplace(k, 0); });
     for (const auto& [end, slice] : open_)
-      for (const AccTable& g : slice.groups) n += g.size();
-    return n;
+      for (const AccTable& g : slice.groups) g.for_each([&](const K& k, const Acc&) { keys.try_emplace(k, 0); });
+    return keys.size();
   }
 
  private:
