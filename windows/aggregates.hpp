@@ -1,4 +1,5 @@
-// Built-in aggregates: count, sum, avg, min, max, first, last.
+// Built-in aggregates: count, sum, avg, min, max, first, last, distinct,
+// approx_distinct, list.
 //
 //   .aggregate(count(), sum("price", &Bid::price), avg("price", &Bid::price),
 //              max("price", [](const Bid& b) { return b.price; }))
@@ -12,20 +13,33 @@
 //   min, max       the value's type                  kept as partial merges
 //   first, last    value at the smallest / largest timestamp (ties: the one
 //                  that arrived first / last)
+//   distinct       std::uint64_t, exact              retractable (a count per value)
+//   approx_distinct std::uint64_t, HyperLogLog       kept as partial merges; fixed
+//                  (windows/hyperloglog.hpp)         memory, standard error
+//                                                    1.04/sqrt(2^precision)
+//   list           std::vector<V>, by timestamp      holistic (keeps every value)
+//                  (ties: arrival order)
 // Floating-point sums are not retracted: subtracting a slice from a running
 // double sum leaves rounding residue that grows with the stream.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <numeric>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "streaming/detail/flat_hash_map.hpp"
+#include "streaming/key_groups.hpp"
 #include "streaming/time.hpp"
 #include "windows/aggregate.hpp"
+#include "windows/hyperloglog.hpp"
 
 namespace sluice {
 
@@ -173,6 +187,109 @@ class AtTime : public detail::FieldAggregate<F> {
   V result(const acc_type& a) const { return a.value; }
 };
 
+/// Exact number of distinct values. The accumulator counts each value's
+/// occurrences, so a slice can be subtracted exactly (retract) and sliding
+/// windows keep one running map per key. Memory grows with the number of
+/// distinct values; approx_distinct keeps it fixed. V needs == and a
+/// KeyHasher (std::hash works). Floating-point NaNs never equal each other:
+/// each counts as a new value and is never retracted, so keep them out.
+template <class F, class V>
+class Distinct : public detail::FieldAggregate<F> {
+ public:
+  using acc_type = detail::FlatHashMap<V, std::uint64_t>;  // value -> occurrences (> 0)
+  using detail::FieldAggregate<F>::FieldAggregate;
+  Distinct as(std::string n) const { return Distinct(std::move(n), this->f_); }
+  acc_type create() const { return {}; }
+  template <class T>
+  void add(acc_type& a, const T& v) const {
+    ++*a.try_emplace(this->extract(v), std::uint64_t{0}).first;
+  }
+  void merge(acc_type& a, const acc_type& b) const {
+    if (a.empty()) {
+      a = b;  // a window's first slice: a copy beats re-inserting
+      return;
+    }
+    b.for_each([&](const V& x, std::uint64_t n) { *a.try_emplace(x, std::uint64_t{0}).first += n; });
+  }
+  /// Undoes merge(a, b); values whose count drops to zero are erased.
+  void retract(acc_type& a, const acc_type& b) const {
+    b.for_each([&](const V& x, std::uint64_t n) {
+      std::uint64_t* have = a.find(x);
+      if (have == nullptr) return;  // b was not merged into a: nothing to undo
+      if (*have <= n)
+        a.erase(x);
+      else
+        *have -= n;
+    });
+  }
+  std::uint64_t result(const acc_type& a) const { return a.size(); }
+};
+
+/// Approximate number of distinct values: a HyperLogLog sketch of 2^precision
+/// one-byte registers over sluice::hash_key(value) (see windows/hyperloglog.hpp
+/// for the estimator). Standard error 1.04/sqrt(2^precision): 1.6% at the
+/// default precision 12 (4 KiB per sketch). Not retractable (a register
+/// keeps a max); sliding windows keep partial merges.
+template <class F, class V>
+class ApproxDistinct : public detail::FieldAggregate<F> {
+ public:
+  using acc_type = detail::HyperLogLog;
+  /// Throws ConfigError (a GraphError) unless 4 <= precision <= 16.
+  ApproxDistinct(std::string name, F f, int precision = 12)
+      : detail::FieldAggregate<F>(std::move(name), std::move(f)), precision_(precision) {
+    detail::validate_hll_precision("approx_distinct", precision);
+  }
+  ApproxDistinct as(std::string n) const { return ApproxDistinct(std::move(n), this->f_, precision_); }
+  int precision() const { return precision_; }
+  acc_type create() const { return {}; }
+  template <class T>
+  void add(acc_type& a, const T& v) const {
+    a.add_hash(hash_key(this->extract(v)), precision_);
+  }
+  void merge(acc_type& a, const acc_type& b) const { a.merge(b); }
+  /// The estimate, rounded; 0 for no values.
+  std::uint64_t result(const acc_type& a) const {
+    return static_cast<std::uint64_t>(std::llround(a.estimate(precision_)));
+  }
+
+ private:
+  int precision_;
+};
+
+/// Every value of the window, ordered by timestamp; equal timestamps keep
+/// arrival order. Holistic: the accumulator keeps each value with its
+/// timestamp, slices are concatenated when a window fires, and result()
+/// sorts stably by timestamp (skipped when already in order, the usual case
+/// as records arrive mostly in order and slices merge in time order).
+template <class F, class V>
+class List : public detail::FieldAggregate<F> {
+ public:
+  using acc_type = std::vector<std::pair<Timestamp, V>>;  // in arrival order (merge: `into` first)
+  static constexpr bool holistic = true;
+  using detail::FieldAggregate<F>::FieldAggregate;
+  List as(std::string n) const { return List(std::move(n), this->f_); }
+  acc_type create() const { return {}; }
+  template <class T>
+  void add(acc_type& a, const T& v, Timestamp ts) const {
+    a.emplace_back(ts, this->extract(v));
+  }
+  void merge(acc_type& a, const acc_type& b) const { a.insert(a.end(), b.begin(), b.end()); }
+  std::vector<V> result(const acc_type& a) const {
+    std::vector<V> out;
+    out.reserve(a.size());
+    const auto by_ts = [](const auto& x, const auto& y) { return x.first < y.first; };
+    if (std::is_sorted(a.begin(), a.end(), by_ts)) {
+      for (const auto& e : a) out.push_back(e.second);
+      return out;
+    }
+    std::vector<std::size_t> order(a.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return a[x].first < a[y].first; });
+    for (const std::size_t i : order) out.push_back(a[i].second);
+    return out;
+  }
+};
+
 template <class F, class V>
 using Min = Extreme<F, V, std::less<>>;
 template <class F, class V>
@@ -205,6 +322,19 @@ template <template <class, class> class Agg, class F>
 FieldSpec<Agg, F> field_spec(const char* op, std::string field, F f) {
   return FieldSpec<Agg, F>{field.empty() ? std::string(op) : std::string(op) + "_" + field, std::move(f)};
 }
+
+/// approx_distinct before it knows its record type: FieldSpec plus the precision.
+template <class F>
+struct ApproxDistinctSpec {
+  std::string field;
+  F f;
+  int precision;
+  ApproxDistinctSpec as(std::string n) const { return ApproxDistinctSpec{std::move(n), f, precision}; }
+  template <class T>
+  ApproxDistinct<F, field_t<F, T>> bind() const {
+    return ApproxDistinct<F, field_t<F, T>>(field, f, precision);
+  }
+};
 
 /// `a` bound to record type T (field aggregates), or `a` itself.
 template <class T, class A>
@@ -286,6 +416,45 @@ auto last(std::string field, F extractor) {
 template <class F>
 auto last(F extractor) {
   return detail::field_spec<Last>("last", "", std::move(extractor));
+}
+
+/// Exact number of distinct values (std::uint64_t); field "distinct_<field>".
+/// Memory per key and slice grows with the distinct values; see Distinct.
+template <class F>
+auto distinct(std::string field, F extractor) {
+  return detail::field_spec<Distinct>("distinct", std::move(field), std::move(extractor));
+}
+template <class F>
+auto distinct(F extractor) {
+  return detail::field_spec<Distinct>("distinct", "", std::move(extractor));
+}
+
+/// Approximate number of distinct values (std::uint64_t, HyperLogLog with
+/// 2^precision registers, standard error 1.04/sqrt(2^precision): 1.6% at
+/// 12); field "approx_distinct_<field>". Throws ConfigError (a GraphError)
+/// naming approx_distinct and precision unless 4 <= precision <= 16.
+template <class F>
+auto approx_distinct(std::string field, F extractor, int precision = 12) {
+  detail::validate_hll_precision("approx_distinct", precision);
+  return detail::ApproxDistinctSpec<F>{field.empty() ? "approx_distinct" : "approx_distinct_" + field,
+                                       std::move(extractor), precision};
+}
+template <class F>
+auto approx_distinct(F extractor, int precision = 12) {
+  detail::validate_hll_precision("approx_distinct", precision);
+  return detail::ApproxDistinctSpec<F>{"approx_distinct", std::move(extractor), precision};
+}
+
+/// Every value of the window (std::vector<V>) ordered by timestamp, equal
+/// timestamps in arrival order; field "list_<field>". Keeps every value
+/// until the window closes (holistic).
+template <class F>
+auto list(std::string field, F extractor) {
+  return detail::field_spec<List>("list", std::move(field), std::move(extractor));
+}
+template <class F>
+auto list(F extractor) {
+  return detail::field_spec<List>("list", "", std::move(extractor));
 }
 
 }  // namespace sluice

@@ -63,7 +63,7 @@ template <class Acc>
 struct Slice<Acc, true> {
   Timestamp end;
   Acc acc;
-  Acc suffix;
+  Acc suffix{};  // written by flip() before it is read
 };
 
 /// A key's slices, oldest first. Dropping the oldest is O(1) amortized (a
