@@ -71,13 +71,13 @@ class WindowedStream {
   template <class... A>
   auto aggregate(A... aggs) const {
     static_assert(sizeof...(A) > 0, "aggregate(...) needs at least one aggregate, e.g. count()");
-    using List = detail::AggregateList<T, decltype(detail::bind_aggregate<T>(aggs))...>;
+    using Aggs = detail::AggregateList<T, decltype(detail::bind_aggregate<T>(aggs))...>;
     static_assert((AggregateFunction<decltype(detail::bind_aggregate<T>(aggs)), T> && ...),
                   "every aggregate needs create(), add(acc, const T&[, ts]), merge(acc, acc) and result(acc); "
                   "see windows/aggregate.hpp");
-    using Out = WindowResult<K, typename List::result_type>;
-    using Node = typename detail::WindowNodeOf<K, T, List, Spec>::type;
-    return routed_.template then<Out, Node>(List(detail::bind_aggregate<T>(aggs)...), spec_, late_);
+    using Out = WindowResult<K, typename Aggs::result_type>;
+    using Node = typename detail::WindowNodeOf<K, T, Aggs, Spec>::type;
+    return routed_.template then<Out, Node>(Aggs(detail::bind_aggregate<T>(aggs)...), spec_, late_);
   }
 
   /// Output field names of aggregate(aggs...), in order.

@@ -66,7 +66,7 @@ std::vector<Trade> qtys(std::initializer_list<std::int32_t> qs) {
 
 template <class... A>
 std::vector<std::string> names(const A&... aggs) {
-  return WindowedStream<std::string, Trade>::field_names(aggs...);
+  return aggregate_field_names<Trade>(aggs...);
 }
 
 }  // namespace

@@ -88,7 +88,6 @@ TEST_CASE("sliding: a slide that does not divide the size (slices of gcd)") {
   h.add(1, {0}, 0);  // windows ending 4, 8 ([-6,4) [-2,8)); [2,12)? no: 0 < 2
   h.add(1, {0}, 9);  // windows ending 12, 16 ([2,12) [6,16)); also [0,10)? not on the grid
   h.end_of_input();
-  using Res = typename decltype(h)::Out;
   auto got = by_window(h.take());
   std::vector<std::pair<TimeWindow, std::uint64_t>> windows;
   for (auto& r : got) windows.emplace_back(r.value.window, r.value.get<0>());
