@@ -91,6 +91,14 @@ SumsB loop_b(std::uint64_t n) {
 // ---- through Sluice ----
 
 
+// Query options of every run: SLUICE_BENCH_BATCH overrides the batch size.
+QueryOptions bench_options(std::size_t workers) {
+  QueryOptions o;
+  o.workers = workers;
+  if (const char* b = std::getenv("SLUICE_BENCH_BATCH")) o.batch_size = std::stoul(b);
+  return o;
+}
+
 SumsA sluice_a(std::uint64_t n, std::size_t workers) {
   SumsA total;
   std::mutex mu;
@@ -106,10 +114,7 @@ SumsA sluice_a(std::uint64_t n, std::size_t workers) {
       .filter([](const Bid& b) { return keep_a(b); })
       .map([](const Bid& b) { return convert_a(b); })
       .sink(FoldSink<Bid, SumsA, decltype(fold)>(&total, &mu, fold));
-  QueryOptions o;
-  o.workers = workers;
-  if (const char* b = std::getenv("SLUICE_BENCH_BATCH")) o.batch_size = std::stoul(b);
-  job.run(o);
+  job.run(bench_options(workers));
   return total;
 }
 
@@ -166,9 +171,7 @@ SumsB sluice_b(std::uint64_t n, std::size_t workers) {
       .window(tumbling(std::chrono::microseconds(kWindowUs)))
       .aggregate(count(), sum("price", &Bid::price))
       .sink(FoldSink<Result, SumsB, decltype(fold)>(&total, &mu, fold));
-  QueryOptions o;
-  o.workers = workers;
-  job.run(o);
+  job.run(bench_options(workers));
   return total;
 }
 
@@ -184,9 +187,7 @@ SumsB sluice_b_process(std::uint64_t n, std::size_t workers) {
       .key_by([](const Bid& b) { return WindowKey(b.auction, b.ts_us / kWindowUs); })
       .process(TumblingCountSum{})
       .sink(FoldSink<ProcessResult, SumsB, decltype(fold)>(&total, &mu, fold));
-  QueryOptions o;
-  o.workers = workers;
-  job.run(o);
+  job.run(bench_options(workers));
   return total;
 }
 

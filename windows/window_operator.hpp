@@ -113,37 +113,11 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
   SideOutputs& sides() { return sides_; }
 
   void push(Batch<Keyed<K, T>>& batch) override {
-    const std::size_t n = batch.size();
-    // Processing time: records take the clock's time; a window that already
-    // fired does not reopen.
-    const Timestamp now = processing_time_ ? std::max(clock_.now_us(), closed_until_) : 0;
-    // Locals, not members: stores into accumulators could alias members,
-    // which would make the compiler reload them for every record.
-    Record<Keyed<K, T>>* records = batch.data();
-    AccTable* groups = open_slice_ ? open_slice_->groups.data() : nullptr;  // by local key group
-    const std::uint32_t first_kg = first_kg_;
-    constexpr std::size_t kAhead = 8;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + kAhead < n && groups != nullptr) {
-        const Keyed<K, T>& ahead = records[i + kAhead].value;
-        groups[ahead.key_group - first_kg].prefetch(ahead.key_hash);
-      }
-      Record<Keyed<K, T>>& r = records[i];
-      const Timestamp ts = processing_time_ ? now : r.ts_us;
-      if (ts < slice_start_ || ts >= slice_end_) {
-        locate_slice(ts);
-        groups = open_slice_ ? open_slice_->groups.data() : nullptr;
-      }
-      if (groups == nullptr) {
-        on_late(r, slice_end_);
-        continue;
-      }
-      Keyed<K, T>& k = r.value;
-      auto [acc, inserted] = groups[k.key_group - first_kg].try_emplace_hashed(k.key, k.key_hash);
-      if (inserted) *acc = aggs_.create();
-      add_value(aggs_, *acc, std::as_const(k.value), r.ts_us);
-    }
-    metrics_.records_in.add(n);
+    if (processing_time_)
+      add_records<true>(batch);
+    else
+      add_records<false>(batch);
+    metrics_.records_in.add(batch.size());
     flush();
   }
 
@@ -183,6 +157,39 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
   }
 
  private:
+  /// The per-record loop. Everything it reads per record is in locals:
+  /// stores into accumulators may alias members (a uint64 accumulator
+  /// aliases an int64 Timestamp), which would make the compiler reload them.
+  template <bool kProcessingTime>
+  void add_records(Batch<Keyed<K, T>>& batch) {
+    // Processing time: records take the clock's time; a slice that already
+    // closed does not reopen.
+    const Timestamp now = kProcessingTime ? std::max(clock_.now_us(), closed_until_) : 0;
+    Record<Keyed<K, T>>* records = batch.data();
+    const std::size_t n = batch.size();
+    const std::uint32_t first_kg = first_kg_;
+    Timestamp start = slice_start_, end = slice_end_;
+    AccTable* groups = open_slice_ ? open_slice_->groups.data() : nullptr;  // by local key group
+    for (std::size_t i = 0; i < n; ++i) {
+      Record<Keyed<K, T>>& r = records[i];
+      const Timestamp ts = kProcessingTime ? now : r.ts_us;
+      if (ts < start || ts >= end) [[unlikely]] {
+        locate_slice(ts);
+        start = slice_start_;
+        end = slice_end_;
+        groups = open_slice_ ? open_slice_->groups.data() : nullptr;
+      }
+      if (groups == nullptr) [[unlikely]] {
+        on_late(r, end);
+        continue;
+      }
+      Keyed<K, T>& k = r.value;
+      auto [acc, inserted] = groups[k.key_group - first_kg].try_emplace_hashed(k.key, k.key_hash);
+      if (inserted) *acc = aggs_.create();
+      add_value(aggs_, *acc, std::as_const(k.value), r.ts_us);
+    }
+  }
+
   Table& table(std::uint32_t key_group) { return tables_[key_group - first_kg_]; }
   KeyWindows& key_windows(const Keyed<K, T>& k) { return key_windows(k.key_group, k.key, k.key_hash); }
   KeyWindows& key_windows(std::uint32_t key_group, const K& key, std::uint64_t hash) {
