@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <numeric>
 #include <string>
 
@@ -23,12 +24,27 @@ namespace sluice {
 /// Which clock assigns records to windows and fires them.
 enum class WindowTime { kEventTime, kProcessingTime };
 
+/// When a time window emits, besides its final result when the watermark
+/// (or clock) passes its end.
+struct EmitPolicy {
+  enum class Kind : std::uint8_t {
+    kAtEnd,          ///< only the final result (the default)
+    kEarlyInterval,  ///< also every `interval_us` of processing time, if it changed
+    kEarlyCount,     ///< also after every `count` records added to the window
+    kEveryElement,   ///< after every record: a changelog of the running result
+  };
+  Kind kind = Kind::kAtEnd;
+  DurationUs interval_us = 0;
+  std::uint64_t count = 0;
+};
+
 /// Tumbling (slide == size) or sliding windows over time.
 struct TimeWindows {
   DurationUs size_us = 0;
   DurationUs slide_us = 0;
   DurationUs offset_us = 0;
   WindowTime time = WindowTime::kEventTime;
+  EmitPolicy emit{};
 
   /// The same windows over processing time: records are assigned by the
   /// query clock when they arrive, and windows fire by that clock.
@@ -42,6 +58,29 @@ struct TimeWindows {
   TimeWindows with_offset(std::chrono::duration<Rep, Period> offset) const {
     TimeWindows w = *this;
     w.offset_us = to_us(offset);
+    return w;
+  }
+  /// Early firing: every `interval` of processing time, each window not yet
+  /// at its end whose result changed since it last emitted emits it (the
+  /// first time kInsert, then kUpdateBefore/kUpdateAfter); the final result
+  /// at the window's end follows the same rule.
+  template <class Rep, class Period>
+  TimeWindows early_fire_every(std::chrono::duration<Rep, Period> interval) const {
+    TimeWindows w = *this;
+    w.emit = EmitPolicy{EmitPolicy::Kind::kEarlyInterval, to_us(interval), 0};
+    return w;
+  }
+  /// Early firing after every `records` records added to a window.
+  TimeWindows early_fire_every_records(std::uint64_t records) const {
+    TimeWindows w = *this;
+    w.emit = EmitPolicy{EmitPolicy::Kind::kEarlyCount, 0, records};
+    return w;
+  }
+  /// Emits after every record, for every window holding it: the running
+  /// result as a changelog (kInsert, then kUpdateBefore/kUpdateAfter).
+  TimeWindows fire_every_element() const {
+    TimeWindows w = *this;
+    w.emit = EmitPolicy{EmitPolicy::Kind::kEveryElement, 0, 0};
     return w;
   }
   bool is_tumbling() const { return size_us == slide_us; }
@@ -62,6 +101,10 @@ struct TimeWindows {
       throw GraphError(op, "slide",
                        "window slide (" + std::to_string(slide_us) + " us) must not exceed its size (" +
                            std::to_string(size_us) + " us)");
+    if (emit.kind == EmitPolicy::Kind::kEarlyInterval && emit.interval_us <= 0)
+      throw GraphError(op, "early_fire_every", "interval must be positive, got " + std::to_string(emit.interval_us) + " us");
+    if (emit.kind == EmitPolicy::Kind::kEarlyCount && emit.count == 0)
+      throw GraphError(op, "early_fire_every_records", "must be at least 1");
   }
 };
 

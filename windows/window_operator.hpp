@@ -43,6 +43,7 @@
 #include "windows/aggregate.hpp"
 #include "windows/assigners.hpp"
 #include "windows/detail/slicing.hpp"
+#include "windows/pane_window_operator.hpp"
 #include "windows/window.hpp"
 
 namespace sluice::detail {
@@ -521,14 +522,24 @@ class WindowNode final : public Node {
     const RunSettings& s = ctx.settings;
     const std::uint32_t first = first_key_group(ctx.worker_index(), s.max_parallelism, s.workers);
     const std::uint32_t end = first_key_group(ctx.worker_index() + 1, s.max_parallelism, s.workers);
-    auto& op = ctx.make<SlicingWindowOperator<K, T, Aggs>>(aggs_, settings_, ctx.metrics.add_operator(name(), kind()),
-                                                           *s.clock, first, end - first, s.batch_size);
+    OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
+    if (settings_.windows.emit.kind == EmitPolicy::Kind::kAtEnd)
+      connect(ctx, ctx.make<SlicingWindowOperator<K, T, Aggs>>(aggs_, settings_, m, *s.clock, first, end - first,
+                                                               s.batch_size));
+    else
+      connect(ctx, ctx.make<PaneWindowOperator<K, T, Aggs>>(aggs_, settings_.windows, settings_.allowed_lateness_us,
+                                                            settings_.late_tag_id, m, *s.clock, first, end - first,
+                                                            s.batch_size));
+  }
+
+ private:
+  template <class Op>
+  void connect(BuildContext& ctx, Op& op) const {
     make_side_outputs(ctx, op.sides());
     ctx.port<Keyed<K, T>>(in_).connect(&op);
     ctx.set_port<Out>(out_, op.output());
   }
 
- private:
   int in_, out_;
   Aggs aggs_;
   WindowSettings settings_;

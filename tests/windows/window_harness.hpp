@@ -3,6 +3,7 @@
 // assert exact output sequences (like Flink's operator test harnesses).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -32,13 +33,15 @@ class Collect final : public detail::Input<T> {
   std::string name_ = "collect";
 };
 
-/// One SlicingWindowOperator over key groups [0, 128).
+/// One window operator over key groups [0, 128): the slicing operator, or
+/// the pane operator when the windows emit early (as WindowNode picks).
 template <class K, class T, class... A>
 class WindowHarness {
  public:
   using Aggs = detail::AggregateList<T, decltype(detail::bind_aggregate<T>(std::declval<A>()))...>;
   using Out = WindowResult<K, typename Aggs::result_type>;
-  using Op = detail::SlicingWindowOperator<K, T, Aggs>;
+  using Slicing = detail::SlicingWindowOperator<K, T, Aggs>;
+  using Pane = detail::PaneWindowOperator<K, T, Aggs>;
 
   WindowHarness(TimeWindows windows, DurationUs lateness_us, A... aggs)
       : late_tag_("late") {
@@ -47,12 +50,20 @@ class WindowHarness {
     s.allowed_lateness_us = lateness_us;
     s.late_tag_id = late_tag_.id();
     metrics_.name = "window";
-    op_ = std::make_unique<Op>(Aggs(detail::bind_aggregate<T>(aggs)...), s, metrics_, clock, 0, 128, 1024);
-    auto side = std::make_unique<detail::SideOutput<T>>(late_tag_.id());
-    side->output().connect(&late_);
-    op_->sides().add(std::move(side));
-    op_->output().connect(&out_);
-    op_->open();
+    Aggs list(detail::bind_aggregate<T>(aggs)...);
+    if (windows.emit.kind == EmitPolicy::Kind::kAtEnd) {
+      auto op = std::make_unique<Slicing>(list, s, metrics_, clock, 0, 128, 1024);
+      key_count_ = [p = op.get()] { return p->key_count(); };
+      wire(*op);
+      op_ = std::move(op);
+    } else {
+      auto op = std::make_unique<Pane>(list, windows, lateness_us, late_tag_.id(), metrics_, clock, 0, 128, 1024);
+      key_count_ = [p = op.get()] { return p->key_count(); };
+      wire(*op);
+      op_ = std::move(op);
+    }
+    life_ = dynamic_cast<detail::Lifecycle*>(op_.get());
+    life_->open();
   }
 
   WindowHarness(const WindowHarness&) = delete;  // outputs point into it
@@ -75,13 +86,13 @@ class WindowHarness {
   }
   void tick(Timestamp now) {
     clock.set(now);
-    op_->on_processing_time(now);
+    life_->on_processing_time(now);
   }
 
   std::vector<Record<Out>> take() { return out_.take(); }
   std::vector<Record<T>> take_late() { return late_.take(); }
   std::uint64_t late_count() const { return metrics_.late_records.get(); }
-  std::size_t key_count() const { return op_->key_count(); }
+  std::size_t key_count() const { return key_count_(); }
   ManualClock clock{0};
 
  private:
@@ -92,7 +103,17 @@ class WindowHarness {
 
   OutputTag<T> late_tag_;
   OperatorMetrics metrics_;
-  std::unique_ptr<Op> op_;
+  template <class Op>
+  void wire(Op& op) {
+    auto side = std::make_unique<detail::SideOutput<T>>(late_tag_.id());
+    side->output().connect(&late_);
+    op.sides().add(std::move(side));
+    op.output().connect(&out_);
+  }
+
+  std::unique_ptr<detail::Input<Keyed<K, T>>> op_;
+  detail::Lifecycle* life_ = nullptr;
+  std::function<std::size_t()> key_count_;
   Collect<Out> out_;
   Collect<T> late_;
 };

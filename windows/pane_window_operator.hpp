@@ -1,0 +1,272 @@
+// The window operator for time windows that emit before their end
+// (early firing every interval or every N records, or after every record).
+//
+// Such windows emit per window, so this operator keeps one accumulator per
+// key and window (a "pane", as Flink's WindowOperator does) instead of per
+// slice: a record is added to each of the size/slide windows holding it.
+// That cost is inherent: with a per-record trigger, every one of those
+// windows emits. Windows that only fire at their end use the slicing
+// operator (window_operator.hpp), whose cost per record does not grow with
+// size/slide.
+//
+// Emission is a changelog per (key, window): the first result is kInsert;
+// later ones are kUpdateBefore (the previous values) + kUpdateAfter, and a
+// trigger whose window did not change emits nothing. Late records follow
+// the same rules as in the slicing operator: within the allowed lateness
+// every fired window holding them emits a correction right away; beyond it
+// they go to the late output and are counted.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "streaming/dataflow.hpp"
+#include "streaming/detail/flat_hash_map.hpp"
+#include "streaming/detail/worker.hpp"
+#include "streaming/metrics.hpp"
+#include "streaming/side_output.hpp"
+#include "streaming/stream.hpp"
+#include "windows/aggregate.hpp"
+#include "windows/assigners.hpp"
+#include "windows/detail/slicing.hpp"
+#include "windows/window.hpp"
+
+namespace sluice::detail {
+
+template <class K, class T, class Aggs>
+class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
+  using Acc = typename Aggs::acc_type;
+  using Values = typename Aggs::result_type;
+  using Out = WindowResult<K, Values>;
+
+  struct Pane {
+    Acc acc;
+    std::optional<Values> emitted;  // what this window emitted last
+    std::uint64_t since = 0;        // records added since it last emitted (early count)
+    bool fired = false;             // its end has passed
+    bool dirty = false;             // changed since it last emitted (early interval)
+  };
+  using Panes = std::map<Timestamp, Pane>;  // window end -> pane
+  using Table = FlatHashMap<K, Panes>;
+
+ public:
+  PaneWindowOperator(Aggs aggs, const TimeWindows& windows, DurationUs lateness, std::uint64_t late_tag,
+                     OperatorMetrics& metrics, const Clock& clock, std::uint32_t first_kg, std::uint32_t kg_count,
+                     std::size_t batch_size)
+      : aggs_(std::move(aggs)),
+        grid_(windows),
+        policy_(windows.emit),
+        processing_time_(windows.time == WindowTime::kProcessingTime),
+        lateness_(lateness),
+        late_tag_(late_tag),
+        batch_size_(std::max<std::size_t>(batch_size, 1)),
+        metrics_(metrics),
+        clock_(clock),
+        first_kg_(first_kg),
+        tables_(kg_count) {}
+
+  Output<Out>& output() { return out_; }
+  SideOutputs& sides() { return sides_; }
+
+  void push(Batch<Keyed<K, T>>& batch) override {
+    // Processing time: records take the clock's time, but never a time whose
+    // windows have already fired.
+    const Timestamp now = processing_time_ ? std::max(clock_.now_us(), time_ == kMinTimestamp ? time_ : time_ + 1) : 0;
+    for (Record<Keyed<K, T>>& r : batch) add(r, processing_time_ ? now : r.ts_us);
+    metrics_.records_in.add(batch.size());
+    flush();
+  }
+
+  void control(const Control& c) override {
+    if (c.kind == Control::Kind::kWatermark) {
+      metrics_.watermark_us.set(c.ts_us);
+      if (!processing_time_) advance_to(c.ts_us);
+    } else if (c.kind == Control::Kind::kEndOfInput && processing_time_) {
+      advance_to(kMaxTimestamp);
+    }
+    out_.control(c);
+    sides_.control(c);
+  }
+
+  void on_processing_time(Timestamp now) override {
+    try {
+      if (processing_time_) advance_to(now);
+      if (policy_.kind == EmitPolicy::Kind::kEarlyInterval) {
+        if (next_early_ == kMinTimestamp) next_early_ = now + policy_.interval_us;
+        if (now >= next_early_) {
+          early_fire();
+          next_early_ = now + policy_.interval_us;
+        }
+      }
+    } catch (...) {
+      rethrow_in_operator(metrics_.name);
+    }
+  }
+
+  const std::string& operator_name() const override { return metrics_.name; }
+  void reachable_gates(std::vector<FlowGate*>& out) override {
+    out_.reachable_gates(out);
+    sides_.reachable_gates(out);
+  }
+
+  /// Keys holding window state (for tests and metrics).
+  std::size_t key_count() const {
+    std::size_t n = 0;
+    for (const Table& t : tables_) n += t.size();
+    return n;
+  }
+
+ private:
+  void add(Record<Keyed<K, T>>& r, Timestamp ts) {
+    Keyed<K, T>& k = r.value;
+    Panes* panes = nullptr;
+    bool taken = false;
+    // The windows holding ts end in [ts + 1, ts + size].
+    for (Timestamp e = grid_.ceil_window_end(ts + 1); e <= ts + grid_.size; e += grid_.slide) {
+      if (!processing_time_ && e - 1 + lateness_ <= time_) continue;  // closed
+      taken = true;
+      if (panes == nullptr) panes = &*tables_[k.key_group - first_kg_].try_emplace_hashed(k.key, k.key_hash).first;
+      auto [it, created] = panes->try_emplace(e);
+      Pane& p = it->second;
+      if (created) {
+        p.acc = aggs_.create();
+        p.fired = e - 1 <= time_;  // a late record's window whose end already passed
+        live_.insert(e);
+        if (!p.fired) unfired_.insert(e);
+      }
+      add_value(aggs_, p.acc, std::as_const(k.value), r.ts_us);
+      if (p.fired) {
+        emit_update(k.key, e, p, /*always=*/true);  // a late correction
+        continue;
+      }
+      switch (policy_.kind) {
+        case EmitPolicy::Kind::kEveryElement:
+          emit_update(k.key, e, p, false);
+          break;
+        case EmitPolicy::Kind::kEarlyCount:
+          if (++p.since >= policy_.count) emit_update(k.key, e, p, false);
+          break;
+        case EmitPolicy::Kind::kEarlyInterval:
+          p.dirty = true;
+          break;
+        case EmitPolicy::Kind::kAtEnd:
+          break;
+      }
+    }
+    if (!taken) {
+      metrics_.late_records.add(1);
+      if (late_tag_ != 0) {
+        SideOutput<T>* side = sides_.find<T>(late_tag_);
+        if (side != nullptr && side->output().connected()) side->emit(std::move(k.value), r.ts_us);
+      }
+    }
+  }
+
+  /// Emits the pane's current result: kInsert the first time, else -U/+U;
+  /// unless it equals what was emitted last and `always` is false.
+  void emit_update(const K& key, Timestamp e, Pane& p, bool always) {
+    Values v = aggs_.result(p.acc);
+    p.since = 0;
+    p.dirty = false;
+    if (!p.emitted) {
+      emit(key, e, v, ChangeKind::kInsert);
+    } else {
+      if constexpr (std::equality_comparable<Values>) {
+        if (!always && v == *p.emitted) return;
+      }
+      emit(key, e, *p.emitted, ChangeKind::kUpdateBefore);
+      emit(key, e, v, ChangeKind::kUpdateAfter);
+    }
+    p.emitted = std::move(v);
+  }
+
+  void advance_to(Timestamp time) {
+    if (time <= time_) return;
+    time_ = time;
+    while (!unfired_.empty() && *unfired_.begin() - 1 <= time) {
+      const Timestamp e = *unfired_.begin();
+      each_pane(e, [&](const K& key, Pane& p) {
+        p.fired = true;
+        emit_update(key, e, p, false);
+      });
+      unfired_.erase(unfired_.begin());
+    }
+    while (!live_.empty() && *live_.begin() - 1 + lateness_ <= time) {
+      const Timestamp e = *live_.begin();
+      for (Table& t : tables_) {
+        t.for_each([&](const K& key, Panes& panes) {
+          panes.erase(e);
+          if (panes.empty()) dead_keys_.push_back(key);
+        });
+        for (const K& k : dead_keys_) t.erase(k);
+        dead_keys_.clear();
+      }
+      live_.erase(live_.begin());
+    }
+    flush();
+  }
+
+  void early_fire() {
+    for (Table& t : tables_) {
+      t.for_each([&](const K& key, Panes& panes) {
+        for (auto& [e, p] : panes)
+          if (!p.fired && p.dirty) emit_update(key, e, p, false);
+      });
+      if (out_buf_.size() >= batch_size_) flush();
+    }
+    flush();
+  }
+
+  template <class F>
+  void each_pane(Timestamp e, F&& f) {
+    for (Table& t : tables_) {
+      t.for_each([&](const K& key, Panes& panes) {
+        auto it = panes.find(e);
+        if (it != panes.end()) f(key, it->second);
+      });
+      if (out_buf_.size() >= batch_size_) flush();
+    }
+  }
+
+  void emit(const K& key, Timestamp e, Values values, ChangeKind kind) {
+    out_buf_.push_back(Record<Out>{Out{key, TimeWindow{e - grid_.size, e}, std::move(values), kind}, e - 1});
+  }
+
+  void flush() {
+    if (!out_buf_.empty()) {
+      metrics_.records_out.add(out_buf_.size());
+      out_.push(out_buf_);
+      out_buf_.clear();
+    }
+    sides_.flush();
+  }
+
+  Aggs aggs_;
+  SliceGrid grid_;
+  EmitPolicy policy_;
+  bool processing_time_;
+  DurationUs lateness_;
+  std::uint64_t late_tag_;
+  std::size_t batch_size_;
+  OperatorMetrics& metrics_;
+  const Clock& clock_;
+  std::uint32_t first_kg_;
+  std::vector<Table> tables_;  // one per local key group
+
+  Timestamp time_ = kMinTimestamp;        // watermark (or clock) the windows have been fired to
+  Timestamp next_early_ = kMinTimestamp;  // next early firing (processing time)
+  std::set<Timestamp> unfired_;  // ends of windows with panes whose end has not passed
+  std::set<Timestamp> live_;     // ends of windows with panes held (until end + lateness)
+  std::vector<K> dead_keys_;
+
+  Output<Out> out_;
+  SideOutputs sides_;
+  Batch<Out> out_buf_;
+};
+
+}  // namespace sluice::detail
