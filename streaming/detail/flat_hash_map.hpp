@@ -203,7 +203,8 @@ class FlatHashMap {
       const std::uint64_t g = group(pos);
       for (std::uint64_t m = match(g, tag); m != 0; m &= m - 1) {
         const std::size_t i = (pos + static_cast<std::size_t>(std::countr_zero(m)) / 8) & mask_;
-        if (slots_[i] && slots_[i]->first == key) return i;
+        // Only full slots match a tag (empty and deleted bytes have the high bit set).
+        if (slots_[i]->first == key) return i;
       }
       if (match_empty(g) != 0) return kNone;
     }
