@@ -22,6 +22,8 @@
 
 #include "windows/aggregates.hpp"
 #include "windows/assigners.hpp"
+#include "windows/session_window_operator.hpp"
+#include "windows/session_windows.hpp"
 #include "windows/window.hpp"
 #include "windows/windowed_stream.hpp"
 

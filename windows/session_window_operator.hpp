@@ -1,0 +1,397 @@
+// The window operator for session windows (windows/session_windows.hpp).
+//
+// State: per local key group a hash table key -> the key's sessions, a
+// vector sorted by start. Sessions of one key never overlap or touch (those
+// would have merged), so a record finds the sessions its window [ts, ts+gap)
+// meets as one run of that vector; in-order input only looks at the last one.
+// Each session holds one accumulator. When sessions merge, their
+// accumulators are merged in time order (`from` later than `into`, as the
+// aggregate contract asks) and then the record is added, like Flink, which
+// merges window state before adding the element.
+//
+// Timers: one TimerQueue<K> of (key, time). A session keeps the time of the
+// pending timer that will look at it; that may be earlier than when it is due
+// (a session that grew keeps its old timer, so in-order records register no
+// new one): when it fires and the session is not due yet, it is registered
+// again at the due time, within the same pass, so sessions still fire in
+// increasing end order. Timers of sessions that merged away or were evicted
+// find nothing and are ignored.
+//
+// Event time, watermark W, allowed lateness L, per key:
+//   - a session fires (kInsert, record timestamp end - 1) once W >= end - 1,
+//     and is dropped once W >= end - 1 + L; a key without sessions is erased;
+//   - a record merges with every retained session its window meets. If it
+//     meets none and ts + gap - 1 + L <= W, it is late: it goes to the late
+//     side output (if set) and is counted in late_records, and changes
+//     nothing. Otherwise:
+//       * it lands inside one session, bounds unchanged: if that session has
+//         fired, kUpdateBefore (old values) and kUpdateAfter (new values);
+//       * bounds change (a new session, a session grows, or sessions are
+//         bridged): kDelete (last values) for every absorbed session that had
+//         fired, then kInsert for the result now if its end - 1 <= W (it then
+//         counts as fired), else it fires later as usual;
+//   - with_max_sessions(n): after a record, while the key holds more than n
+//     sessions, the one with the smallest start (possibly the record's own)
+//     fires now if it has not fired, and is dropped. Records later falling
+//     into its span open a new session (or are late). evicted_sessions()
+//     counts these.
+// Processing time: records take the clock's time (at least one microsecond
+// past the time the operator fired up to) for the session they open; the
+// aggregates still see the record's own timestamp, as in the slicing
+// operator. Sessions fire when the clock reaches end - 1, and all at end of
+// input; there are no late records. Timestamps near the top of the range
+// saturate: a window ends at most at kMaxTimestamp.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "streaming/dataflow.hpp"
+#include "streaming/detail/flat_hash_map.hpp"
+#include "streaming/detail/graph.hpp"
+#include "streaming/detail/worker.hpp"
+#include "streaming/key_groups.hpp"
+#include "streaming/metrics.hpp"
+#include "streaming/side_output.hpp"
+#include "streaming/stream.hpp"
+#include "streaming/timer_service.hpp"
+#include "windows/aggregate.hpp"
+#include "windows/session_windows.hpp"
+#include "windows/window.hpp"
+#include "windows/window_operator.hpp"
+
+namespace sluice::detail {
+
+struct SessionSettings {
+  SessionWindows windows;
+  DurationUs allowed_lateness_us = 0;
+  std::uint64_t late_tag_id = 0;  ///< 0: late records are only counted
+};
+
+/// a + b for b >= 0, saturating at kMaxTimestamp.
+constexpr Timestamp saturating_add(Timestamp a, DurationUs b) { return a > kMaxTimestamp - b ? kMaxTimestamp : a + b; }
+
+template <class K, class T, class Aggs>
+class SessionWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
+  using Acc = typename Aggs::acc_type;
+  using Values = typename Aggs::result_type;
+  using Out = WindowResult<K, Values>;
+
+  static constexpr Timestamp kNoTimer = kMinTimestamp;  // pending timers are always > the watermark
+
+  struct Session {
+    Timestamp start;
+    Timestamp end;
+    Timestamp timer;  // the pending timer that will look at this session (kNoTimer: none)
+    bool fired;
+    Acc acc;
+  };
+  using Sessions = std::vector<Session>;  // by start; never overlapping or touching
+  using Table = FlatHashMap<K, Sessions>;
+
+ public:
+  SessionWindowOperator(Aggs aggs, const SessionSettings& s, OperatorMetrics& metrics, const Clock& clock,
+                        std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size)
+      : aggs_(std::move(aggs)),
+        gap_(s.windows.gap_us),
+        processing_time_(s.windows.time == WindowTime::kProcessingTime),
+        lateness_(processing_time_ ? 0 : s.allowed_lateness_us),
+        max_sessions_(s.windows.max_sessions ? static_cast<std::size_t>(*s.windows.max_sessions) : 0),
+        late_tag_(s.late_tag_id),
+        batch_size_(std::max<std::size_t>(batch_size, 1)),
+        metrics_(metrics),
+        clock_(clock),
+        first_kg_(first_kg),
+        tables_(kg_count) {}
+
+  Output<Out>& output() { return out_; }
+  SideOutputs& sides() { return sides_; }
+
+  void push(Batch<Keyed<K, T>>& batch) override {
+    const std::size_t n = batch.size();
+    // Processing time: records take the clock's time, but come after the
+    // time sessions have fired up to (a record arriving in the microsecond
+    // the clock fired is placed one microsecond later), so a session opened
+    // now never overlaps one already emitted.
+    const Timestamp now =
+        processing_time_ ? std::max(clock_.now_us(), time_ == kMinTimestamp ? time_ : saturating_add(time_, 1)) : 0;
+    Record<Keyed<K, T>>* records = batch.data();
+    for (std::size_t i = 0; i < n; ++i) {
+      add(records[i], processing_time_ ? now : records[i].ts_us);
+      if (out_buf_.size() >= batch_size_) flush();
+    }
+    metrics_.records_in.add(n);
+    flush();
+  }
+
+  void control(const Control& c) override {
+    if (c.kind == Control::Kind::kWatermark) {
+      metrics_.watermark_us.set(c.ts_us);
+      if (!processing_time_) advance_to(c.ts_us);
+    } else if (c.kind == Control::Kind::kEndOfInput) {
+      advance_to(kMaxTimestamp);  // every session still open fires
+    }
+    out_.control(c);
+    sides_.control(c);
+  }
+
+  void on_processing_time(Timestamp now) override {
+    if (!processing_time_) return;
+    try {
+      advance_to(now);
+    } catch (...) {
+      rethrow_in_operator(metrics_.name);
+    }
+  }
+
+  const std::string& operator_name() const override { return metrics_.name; }
+  void reachable_gates(std::vector<FlowGate*>& out) override {
+    out_.reachable_gates(out);
+    sides_.reachable_gates(out);
+  }
+
+  /// Keys holding at least one session (for tests and metrics).
+  std::size_t key_count() const {
+    std::size_t n = 0;
+    for (const Table& t : tables_) n += t.size();
+    return n;
+  }
+  /// Sessions held, over all keys (for tests and metrics; O(keys)).
+  std::size_t session_count() const {
+    std::size_t n = 0;
+    for (const Table& t : tables_) t.for_each([&](const K&, const Sessions& s) { n += s.size(); });
+    return n;
+  }
+  /// Sessions dropped early to keep a key within with_max_sessions(n).
+  std::uint64_t evicted_sessions() const { return evicted_; }
+
+ private:
+  Table& table(std::uint32_t key_group) { return tables_[key_group - first_kg_]; }
+
+  /// Whether time `t` is at or behind what the operator has fired up to.
+  bool reached(Timestamp t) const { return time_ != kMinTimestamp && t <= time_; }
+
+  Timestamp cleanup_time(const Session& s) const { return saturating_add(s.end - 1, lateness_); }
+
+  // ---- records ----
+
+  void add(Record<Keyed<K, T>>& r, Timestamp ts) {
+    Keyed<K, T>& k = r.value;
+    const Timestamp end = saturating_add(ts, gap_);
+    Table& t = table(k.key_group);
+    Sessions* list = t.find_hashed(k.key, k.key_hash);
+
+    // The run [lo, hi) of sessions that [ts, end) meets.
+    std::size_t lo = 0, hi = 0;
+    if (list != nullptr) {
+      Sessions& v = *list;
+      hi = v.size();
+      while (hi > 0 && v[hi - 1].start > end) --hi;  // in-order input: no step
+      lo = hi;
+      while (lo > 0 && v[lo - 1].end >= ts) --lo;  // usually one step
+    }
+
+    if (lo == hi) {
+      if (reached(saturating_add(end - 1, lateness_))) {
+        on_late(r);
+        return;
+      }
+      if (list == nullptr) list = t.try_emplace_hashed(k.key, k.key_hash).first;
+      Sessions& v = *list;
+      Session& s = *v.insert(v.begin() + static_cast<std::ptrdiff_t>(lo),
+                             Session{ts, end, kNoTimer, false, aggs_.create()});
+      add_value(aggs_, s.acc, std::as_const(k.value), r.ts_us);
+      settle(k.key, k.key_group, s);
+      if (max_sessions_ != 0 && v.size() > max_sessions_) evict(k.key, v);
+      return;
+    }
+
+    Sessions& v = *list;
+    if (hi - lo == 1 && v[lo].start <= ts && end <= v[lo].end) {
+      // Inside one session: its bounds stay.
+      Session& s = v[lo];
+      if (!s.fired) {
+        add_value(aggs_, s.acc, std::as_const(k.value), r.ts_us);
+        return;
+      }
+      Values old = aggs_.result(s.acc);
+      add_value(aggs_, s.acc, std::as_const(k.value), r.ts_us);
+      emit(k.key, s.start, s.end, std::move(old), ChangeKind::kUpdateBefore);
+      emit(k.key, s.start, s.end, aggs_.result(s.acc), ChangeKind::kUpdateAfter);
+      return;
+    }
+
+    // The bounds change: sessions [lo, hi) and the record's window become one.
+    Session& m = v[lo];
+    if (m.fired) emit(k.key, m.start, m.end, aggs_.result(m.acc), ChangeKind::kDelete);
+    m.fired = false;
+    m.start = std::min(m.start, ts);
+    for (std::size_t i = lo + 1; i < hi; ++i) {
+      Session& s = v[i];
+      if (s.fired) emit(k.key, s.start, s.end, aggs_.result(s.acc), ChangeKind::kDelete);
+      aggs_.merge(m.acc, s.acc);
+      if (s.timer != kNoTimer && (m.timer == kNoTimer || s.timer < m.timer)) m.timer = s.timer;
+    }
+    m.end = std::max(v[hi - 1].end, end);
+    add_value(aggs_, m.acc, std::as_const(k.value), r.ts_us);
+    v.erase(v.begin() + static_cast<std::ptrdiff_t>(lo + 1), v.begin() + static_cast<std::ptrdiff_t>(hi));
+    settle(k.key, k.key_group, v[lo]);
+  }
+
+  /// A session that is new or changed bounds (not fired): fires it now if
+  /// the watermark is past its end, and makes sure a timer will look at it.
+  void settle(const K& key, std::uint32_t key_group, Session& s) {
+    if (reached(s.end - 1)) {
+      emit(key, s.start, s.end, aggs_.result(s.acc), ChangeKind::kInsert);
+      s.fired = true;
+      schedule(key, key_group, s, cleanup_time(s));  // > the watermark: s is not late
+    } else {
+      schedule(key, key_group, s, s.end - 1);
+    }
+  }
+
+  /// Makes sure a timer at or before `due` will look at `s`.
+  void schedule(const K& key, std::uint32_t key_group, Session& s, Timestamp due) {
+    if (s.timer != kNoTimer && s.timer <= due) return;
+    timers_.add(key, key_group, due);
+    s.timer = due;
+  }
+
+  void evict(const K& key, Sessions& v) {
+    while (v.size() > max_sessions_) {
+      Session& s = v.front();
+      if (!s.fired) emit(key, s.start, s.end, aggs_.result(s.acc), ChangeKind::kInsert);
+      v.erase(v.begin());
+      ++evicted_;
+    }
+  }
+
+  void on_late(Record<Keyed<K, T>>& r) {
+    metrics_.late_records.add(1);
+    if (late_tag_ != 0) {
+      SideOutput<T>* side = sides_.find<T>(late_tag_);
+      if (side != nullptr && side->output().connected()) side->emit(std::move(r.value.value), r.ts_us);
+    }
+  }
+
+  // ---- time ----
+
+  /// Fires every session with end - 1 <= `time`, in increasing end, and
+  /// drops those whose cleanup time it reaches.
+  void advance_to(Timestamp time) {
+    if (time == kMinTimestamp || time <= time_) return;
+    time_ = time;
+    timers_.advance(time, [&](const Timer<K>& t) {
+      on_timer(t);
+      if (out_buf_.size() >= batch_size_) flush();
+    });
+    flush();
+  }
+
+  void on_timer(const Timer<K>& t) {
+    Table& tab = table(t.key_group);
+    const std::uint64_t hash = hash_key(t.key);
+    Sessions* list = tab.find_hashed(t.key, hash);
+    if (list == nullptr) return;  // stale: the key's sessions are gone
+    Sessions& v = *list;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      Session& s = v[i];
+      bool keep = true;
+      if (s.timer == t.ts_us) {
+        s.timer = kNoTimer;
+        if (!s.fired && s.end - 1 <= t.ts_us) {
+          emit(t.key, s.start, s.end, aggs_.result(s.acc), ChangeKind::kInsert);
+          s.fired = true;
+        }
+        if (!s.fired) {
+          schedule(t.key, t.key_group, s, s.end - 1);
+        } else if (cleanup_time(s) <= time_) {
+          keep = false;
+        } else {
+          schedule(t.key, t.key_group, s, cleanup_time(s));
+        }
+      }
+      if (keep) {
+        if (kept != i) v[kept] = std::move(s);
+        ++kept;
+      }
+    }
+    v.erase(v.begin() + static_cast<std::ptrdiff_t>(kept), v.end());
+    if (v.empty()) tab.erase(t.key);
+  }
+
+  // ---- output ----
+
+  void emit(const K& key, Timestamp start, Timestamp end, Values values, ChangeKind kind) {
+    out_buf_.push_back(Record<Out>{Out{key, TimeWindow{start, end}, std::move(values), kind}, end - 1});
+  }
+
+  void flush() {
+    if (!out_buf_.empty()) {
+      metrics_.records_out.add(out_buf_.size());
+      out_.push(out_buf_);
+      out_buf_.clear();
+    }
+    sides_.flush();
+  }
+
+  Aggs aggs_;
+  DurationUs gap_;
+  bool processing_time_;
+  DurationUs lateness_;
+  std::size_t max_sessions_;  // 0: unbounded
+  std::uint64_t late_tag_;
+  std::size_t batch_size_;
+  OperatorMetrics& metrics_;
+  const Clock& clock_;
+  std::uint32_t first_kg_;
+  std::vector<Table> tables_;  // one per local key group
+
+  Timestamp time_ = kMinTimestamp;  // the watermark (or processing time) sessions have fired up to
+  TimerQueue<K> timers_;
+  std::uint64_t evicted_ = 0;
+
+  Output<Out> out_;
+  SideOutputs sides_;
+  Batch<Out> out_buf_;
+};
+
+template <class K, class T, class Aggs>
+class SessionWindowNode final : public Node {
+  using Out = WindowResult<K, typename Aggs::result_type>;
+
+ public:
+  SessionWindowNode(int in, int out, Aggs aggs, const SessionWindows& windows, const LateSettings& late)
+      : Node("window", ""),
+        in_(in),
+        out_(out),
+        aggs_(std::move(aggs)),
+        settings_{windows, late.allowed_lateness_us, late.late_tag_id} {}
+  bool has_side_outputs() const override { return true; }
+
+  void instantiate(BuildContext& ctx) const override {
+    const RunSettings& s = ctx.settings;
+    const std::uint32_t first = first_key_group(ctx.worker_index(), s.max_parallelism, s.workers);
+    const std::uint32_t end = first_key_group(ctx.worker_index() + 1, s.max_parallelism, s.workers);
+    auto& op = ctx.make<SessionWindowOperator<K, T, Aggs>>(
+        aggs_, settings_, ctx.metrics.add_operator(name(), kind()), *s.clock, first, end - first, s.batch_size);
+    make_side_outputs(ctx, op.sides());
+    ctx.port<Keyed<K, T>>(in_).connect(&op);
+    ctx.set_port<Out>(out_, op.output());
+  }
+
+ private:
+  int in_, out_;
+  Aggs aggs_;
+  SessionSettings settings_;
+};
+
+template <class K, class T, class Aggs>
+struct WindowNodeOf<K, T, Aggs, SessionWindows> {
+  using type = SessionWindowNode<K, T, Aggs>;
+};
+
+}  // namespace sluice::detail
