@@ -26,6 +26,7 @@
 #include "windows/aggregates.hpp"
 #include "windows/assigners.hpp"
 #include "windows/window.hpp"
+#include "windows/session_window_operator.hpp"
 #include "windows/window_operator.hpp"
 
 namespace sluice {
@@ -41,7 +42,9 @@ class WindowedStream {
 
   /// Keeps window state `lateness` past each window's end: records that
   /// arrive within it still count, and each window they change emits a
-  /// correction (kUpdateBefore / kUpdateAfter). Event-time windows only.
+  /// correction (kUpdateBefore / kUpdateAfter; for sessions whose bounds
+  /// change, kDelete of the old session and kInsert of the new). Event-time
+  /// windows only.
   template <class Rep, class Period>
   WindowedStream allowed_lateness(std::chrono::duration<Rep, Period> lateness) const {
     const DurationUs us = to_us(lateness);
