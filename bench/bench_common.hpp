@@ -33,9 +33,10 @@ struct Bid {
   std::uint64_t auction, bidder, price, ts_us;
 };
 
-inline Bid make_bid(std::uint64_t i) {
+/// Bid i of workload B, with its auction among `keys` (B uses kKeys).
+inline Bid make_bid(std::uint64_t i, std::uint64_t keys = kKeys) {
   const std::uint64_t h = splitmix64(i);
-  return Bid{1000 + ((static_cast<std::uint64_t>(static_cast<std::uint32_t>(h)) * kKeys) >> 32),
+  return Bid{1000 + ((static_cast<std::uint64_t>(static_cast<std::uint32_t>(h)) * keys) >> 32),
              1000 + ((static_cast<std::uint64_t>(static_cast<std::uint32_t>(h >> 32)) * kBidders) >> 32),
              100 + (h & 0xFFFFF), i};
 }
