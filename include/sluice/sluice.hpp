@@ -22,6 +22,8 @@
 
 #include "windows/aggregates.hpp"
 #include "windows/assigners.hpp"
+#include "windows/count_window_operator.hpp"
+#include "windows/count_windows.hpp"
 #include "windows/window.hpp"
 #include "windows/windowed_stream.hpp"
 
