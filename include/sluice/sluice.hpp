@@ -24,6 +24,9 @@
 #include "windows/assigners.hpp"
 #include "windows/count_window_operator.hpp"
 #include "windows/count_windows.hpp"
+#include "windows/global_window_operator.hpp"
+#include "windows/global_windows.hpp"
+#include "windows/triggers.hpp"
 #include "windows/window.hpp"
 #include "windows/windowed_stream.hpp"
 
