@@ -20,7 +20,7 @@ auto sum_v() { return sum("v", &Ev::v); }
 
 }  // namespace
 
-TEST_CASE("count windows: empty input emits nothing; watermarks pass through unchanged") {
+TEST_CASE("count windows: empty input emits nothing, and watermarks pass through unchanged") {
   auto h = spec_window_harness<std::string, Ev>(count_tumbling(3), count(), sum_v());
   h.watermark(5);
   h.watermark(17);
