@@ -80,51 +80,7 @@ class CountWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
 
   void push(Batch<Keyed<K, T>>& batch) override {
     const std::size_t n = batch.size();
-    Record<Keyed<K, T>>* records = batch.data();
-    // Passes over the batch, so that the cache misses of random keys overlap
-    // (each pass's iterations are independent): find (or create) every
-    // record's state, then prefetch the states, then the ring slots that
-    // records closing a slice will write, then process the records in
-    // order. State pointers are taken after the first pass, the only one
-    // that inserts (and may move states).
-    batch_index_.resize(n);
-    batch_states_.resize(n);
-    std::uint32_t* index = batch_index_.data();
-    KeyState** states = batch_states_.data();
-    constexpr std::size_t kAhead = 16;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) {
-        const Keyed<K, T>& ahead = records[i + kAhead].value;
-        group(ahead.key_group).index.prefetch(ahead.key_hash);
-      }
-      index[i] = state_index(group(records[i].value.key_group), records[i].value);
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      states[i] = group(records[i].value.key_group).states.data() + index[i];
-      __builtin_prefetch(states[i], 1);
-      if constexpr (sizeof(KeyState) > 64) __builtin_prefetch(reinterpret_cast<const char*>(states[i]) + 64, 1);
-    }
-    if (!tumbling_)
-      for (std::size_t i = 0; i < n; ++i)
-        if (states[i]->in_slice + 1 >= slice_) states[i]->queue.prefetch(slices_per_window_);
-    for (std::size_t i = 0; i < n; ++i) {
-      Record<Keyed<K, T>>& r = records[i];
-      Keyed<K, T>& k = r.value;
-      KeyState& ks = *states[i];
-      add_value(aggs_, ks.open, std::as_const(k.value), r.ts_us);
-      ++ks.count;
-      if (++ks.in_slice < slice_) continue;
-      ks.in_slice = 0;
-      if (tumbling_) {
-        emit(k.key, ks.count - size_, ks.count, aggs_.result(ks.open), r.ts_us);
-        ks.open = aggs_.create();
-        continue;
-      }
-      ks.queue.push(aggs_, std::exchange(ks.open, aggs_.create()), slices_per_window_);
-      if (ks.slices_to_fire == 0) ks.slices_to_fire = slices_per_slide_;
-      if (--ks.slices_to_fire == 0)
-        emit(k.key, std::max<std::int64_t>(0, ks.count - size_), ks.count, ks.queue.result(aggs_), r.ts_us);
-    }
+    for (std::size_t from = 0; from < n; from += kChunk) push_chunk(batch.data() + from, std::min(kChunk, n - from));
     metrics_.records_in.add(n);
     flush();
   }
@@ -146,6 +102,56 @@ class CountWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
   }
 
  private:
+  /// Records per pass (below): what one pass prefetches must still be in
+  /// cache when the last pass gets to it (measured on count_sliding(1000, 1):
+  /// 128 is about a third faster than the whole batch of 1024; 32 to 256 are close).
+  static constexpr std::size_t kChunk = 128;
+
+  /// Processes records [0, n) in passes, so that the cache misses of random
+  /// keys overlap (each pass's iterations are independent): find (or
+  /// create) every record's state, then prefetch the states, then the ring
+  /// slots that records closing a slice will write, then process the
+  /// records in order. State pointers are taken after the first pass, the
+  /// only one that inserts (and may move states).
+  void push_chunk(Record<Keyed<K, T>>* records, std::size_t n) {
+    std::uint32_t index[kChunk];
+    KeyState* states[kChunk];
+    constexpr std::size_t kAhead = 16;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) {
+        const Keyed<K, T>& ahead = records[i + kAhead].value;
+        group(ahead.key_group).index.prefetch(ahead.key_hash);
+      }
+      index[i] = state_index(group(records[i].value.key_group), records[i].value);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      states[i] = group(records[i].value.key_group).states.data() + index[i];
+      __builtin_prefetch(states[i], 1);
+      if constexpr (sizeof(KeyState) > 64) __builtin_prefetch(reinterpret_cast<const char*>(states[i]) + 64, 1);
+    }
+    if (!tumbling_)
+      for (std::size_t i = 0; i < n; ++i)
+        if (states[i]->in_slice + 1 >= slice_) states[i]->queue.prefetch(slices_per_window_);  // closes a slice
+    for (std::size_t i = 0; i < n; ++i) {
+      Record<Keyed<K, T>>& r = records[i];
+      Keyed<K, T>& k = r.value;
+      KeyState& ks = *states[i];
+      add_value(aggs_, ks.open, std::as_const(k.value), r.ts_us);
+      ++ks.count;
+      if (++ks.in_slice < slice_) continue;
+      ks.in_slice = 0;
+      if (tumbling_) {
+        emit(k.key, ks.count - size_, ks.count, aggs_.result(ks.open), r.ts_us);
+        ks.open = aggs_.create();
+        continue;
+      }
+      ks.queue.push(aggs_, std::exchange(ks.open, aggs_.create()), slices_per_window_);
+      if (ks.slices_to_fire == 0) ks.slices_to_fire = slices_per_slide_;
+      if (--ks.slices_to_fire == 0)
+        emit(k.key, std::max<std::int64_t>(0, ks.count - size_), ks.count, ks.queue.result(aggs_), r.ts_us);
+    }
+  }
+
   Group& group(std::uint32_t key_group) { return groups_[key_group - first_kg_]; }
 
   /// The index of the key's state in its group, created if new.
@@ -177,8 +183,6 @@ class CountWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
   OperatorMetrics& metrics_;
   std::uint32_t first_kg_;
   std::vector<Group> groups_;  // one per local key group
-  std::vector<std::uint32_t> batch_index_;  // per record of the batch being pushed: its state's index ...
-  std::vector<KeyState*> batch_states_;     // ... and the state
 
   Output<Out> out_;
   Batch<Out> out_buf_;
