@@ -26,6 +26,8 @@
 #include "windows/aggregates.hpp"
 #include "windows/assigners.hpp"
 #include "windows/window.hpp"
+#include "windows/count_window_operator.hpp"
+#include "windows/global_window_operator.hpp"
 #include "windows/session_window_operator.hpp"
 #include "windows/window_operator.hpp"
 

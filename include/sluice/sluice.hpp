@@ -22,8 +22,13 @@
 
 #include "windows/aggregates.hpp"
 #include "windows/assigners.hpp"
+#include "windows/count_window_operator.hpp"
+#include "windows/count_windows.hpp"
+#include "windows/global_window_operator.hpp"
+#include "windows/global_windows.hpp"
 #include "windows/session_window_operator.hpp"
 #include "windows/session_windows.hpp"
+#include "windows/triggers.hpp"
 #include "windows/window.hpp"
 #include "windows/windowed_stream.hpp"
 

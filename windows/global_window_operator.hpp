@@ -1,0 +1,270 @@
+// The window operator for global windows with a trigger
+// (windows/global_windows.hpp, windows/triggers.hpp).
+//
+// State is per local key group: key -> the accumulator of its window, the
+// trigger's state and the values it emitted last (for the changelog). A
+// record costs one hash lookup, one `add` and one on_element call. A purge
+// erases the key's entry (a new one starts as state_type{} with an empty
+// accumulator), so a trigger that purges keeps no state for quiet keys.
+// Timers live in two TimerQueues (event and processing time), per key and
+// timestamp; the key's entry is looked up when one fires.
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "streaming/dataflow.hpp"
+#include "streaming/detail/flat_hash_map.hpp"
+#include "streaming/detail/graph.hpp"
+#include "streaming/detail/worker.hpp"
+#include "streaming/key_groups.hpp"
+#include "streaming/metrics.hpp"
+#include "streaming/stream.hpp"
+#include "streaming/timer_service.hpp"
+#include "windows/aggregate.hpp"
+#include "windows/global_windows.hpp"
+#include "windows/triggers.hpp"
+#include "windows/window.hpp"
+#include "windows/window_operator.hpp"
+
+namespace sluice::detail {
+
+/// Whether every element of tuple V has == (std::tuple's own == is not
+/// constrained, so std::equality_comparable<std::tuple<...>> says too much).
+template <class V>
+struct ValuesComparable : std::bool_constant<std::equality_comparable<V>> {};
+template <class... E>
+struct ValuesComparable<std::tuple<E...>> : std::bool_constant<(ValuesComparable<E>::value && ...)> {};
+template <class E>
+struct ValuesComparable<std::vector<E>> : ValuesComparable<E> {};
+
+template <class K, class T, class Aggs, class Trigger>
+class GlobalWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle, private TriggerTimers {
+  using Acc = typename Aggs::acc_type;
+  using Values = typename Aggs::result_type;
+  using Out = WindowResult<K, Values>;
+  using State = typename Trigger::state_type;
+  static constexpr bool kComparable = ValuesComparable<Values>::value;
+
+  struct KeyState {
+    explicit KeyState(const Aggs& aggs) : acc(aggs.create()) {}
+    Acc acc;
+    bool has_records = false;       // a record since the start or the last purge
+    State state{};                  // the trigger's
+    std::optional<Values> emitted;  // values of the last firing since the last purge
+  };
+  using Table = FlatHashMap<K, KeyState>;
+
+ public:
+  GlobalWindowOperator(Aggs aggs, const GlobalWindows<Trigger>& spec, OperatorMetrics& metrics, const Clock& clock,
+                       std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size)
+      : aggs_(std::move(aggs)),
+        trigger_(spec.trigger_fn),
+        batch_size_(std::max<std::size_t>(batch_size, 1)),
+        metrics_(metrics),
+        first_kg_(first_kg),
+        tables_(kg_count),
+        ctx_(*this, clock) {}
+
+  Output<Out>& output() { return out_; }
+
+  void push(Batch<Keyed<K, T>>& batch) override {
+    const std::size_t n = batch.size();
+    Record<Keyed<K, T>>* records = batch.data();
+    constexpr std::size_t kAhead = 8;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) {
+        const Keyed<K, T>& ahead = records[i + kAhead].value;
+        table(ahead.key_group).prefetch(ahead.key_hash);
+      }
+      Record<Keyed<K, T>>& r = records[i];
+      Keyed<K, T>& k = r.value;
+      KeyState& ks = *table(k.key_group).try_emplace_hashed(k.key, k.key_hash, aggs_).first;
+      add_value(aggs_, ks.acc, std::as_const(k.value), r.ts_us);
+      ks.has_records = true;
+      set_key(k.key, k.key_group, ks);
+      const TriggerResult res = trigger_.on_element(std::as_const(k.value), r.ts_us, ctx_);
+      apply(res, ks, r.ts_us);
+    }
+    metrics_.records_in.add(n);
+    flush();
+  }
+
+  void control(const Control& c) override {
+    if (c.kind == Control::Kind::kWatermark) {
+      metrics_.watermark_us.set(c.ts_us);
+      if (c.ts_us > ctx_.watermark_) {
+        ctx_.watermark_ = c.ts_us;
+        fire_timers(event_timers_, c.ts_us, /*event_time=*/true);
+      }
+    }
+    out_.control(c);
+  }
+
+  void on_processing_time(Timestamp now) override {
+    try {
+      fire_timers(processing_timers_, now, /*event_time=*/false);
+    } catch (...) {
+      rethrow_in_operator(metrics_.name);
+    }
+  }
+
+  const std::string& operator_name() const override { return metrics_.name; }
+  void reachable_gates(std::vector<FlowGate*>& out) override { out_.reachable_gates(out); }
+
+  /// Keys holding state (for tests and metrics; O(key groups)).
+  std::size_t key_count() const {
+    std::size_t n = 0;
+    for (const Table& t : tables_) n += t.size();
+    return n;
+  }
+  /// Pending timers (event time, processing time).
+  std::pair<std::size_t, std::size_t> timer_count() const { return {event_timers_.size(), processing_timers_.size()}; }
+
+ private:
+  Table& table(std::uint32_t key_group) { return tables_[key_group - first_kg_]; }
+
+  void set_key(const K& key, std::uint32_t key_group, KeyState& ks) {
+    key_ = &key;
+    key_group_ = key_group;
+    ctx_.state_ = &ks.state;
+  }
+
+  void fire_timers(TimerQueue<K>& timers, Timestamp until, bool event_time) {
+    const std::size_t fired = timers.advance(until, [&](const Timer<K>& t) {
+      const std::uint64_t hash = hash_key(t.key);
+      auto [ks, inserted] = table(t.key_group).try_emplace_hashed(t.key, hash, aggs_);
+      set_key(t.key, t.key_group, *ks);
+      TriggerResult res = TriggerResult::kContinue;
+      if (event_time) {
+        if constexpr (requires(Trigger& tr, TriggerContext<State>& c) {
+                        { tr.on_event_time(Timestamp{}, c) } -> std::same_as<TriggerResult>;
+                      })
+          res = trigger_.on_event_time(t.ts_us, ctx_);
+      } else {
+        if constexpr (requires(Trigger& tr, TriggerContext<State>& c) {
+                        { tr.on_processing_time(Timestamp{}, c) } -> std::same_as<TriggerResult>;
+                      })
+          res = trigger_.on_processing_time(t.ts_us, ctx_);
+      }
+      if (!apply(res, *ks, t.ts_us)) return;  // purged: the entry is gone
+      // A key that only a timer brought back, and that kept nothing, goes again.
+      if constexpr (std::equality_comparable<State>) {
+        if (!ks->has_records && !ks->emitted && ks->state == State{}) table(t.key_group).erase(t.key);
+      }
+    });
+    if (fired > 0) flush();
+  }
+
+  /// Acts on a trigger's answer for the current key; false if the key's
+  /// entry was erased (purged).
+  bool apply(TriggerResult res, KeyState& ks, Timestamp ts) {
+    switch (res) {
+      case TriggerResult::kContinue: return true;
+      case TriggerResult::kFire: fire(ks, ts, /*keep=*/true); return true;
+      case TriggerResult::kPurge: purge(); return false;
+      case TriggerResult::kFireAndPurge:
+        fire(ks, ts, /*keep=*/false);
+        purge();
+        return false;
+    }
+    return true;
+  }
+
+  /// Emits the key's window result as a changelog; `keep`: remember the
+  /// values for the next firing (not needed when a purge follows).
+  void fire(KeyState& ks, Timestamp ts, bool keep) {
+    if (!ks.has_records) return;
+    Values now = aggs_.result(ks.acc);
+    if (!ks.emitted) {
+      if (keep) ks.emitted = now;
+      emit(std::move(now), ChangeKind::kInsert, ts);
+      return;
+    }
+    if constexpr (kComparable) {
+      if (*ks.emitted == now) return;
+    }
+    emit(std::exchange(*ks.emitted, now), ChangeKind::kUpdateBefore, ts);
+    emit(std::move(now), ChangeKind::kUpdateAfter, ts);
+  }
+
+  void purge() { table(key_group_).erase(*key_); }
+
+  void emit(Values values, ChangeKind kind, Timestamp ts) {
+    out_buf_.push_back(
+        Record<Out>{Out{*key_, TimeWindow{kMinTimestamp, kMaxTimestamp}, std::move(values), kind}, ts});
+    if (out_buf_.size() >= batch_size_) flush();
+  }
+
+  void flush() {
+    if (out_buf_.empty()) return;
+    metrics_.records_out.add(out_buf_.size());
+    out_.push(out_buf_);
+    out_buf_.clear();
+  }
+
+  // ---- TriggerTimers: the current key's timers ----
+  void add_event_time_timer(Timestamp ts) override { event_timers_.add(*key_, key_group_, ts); }
+  void delete_event_time_timer(Timestamp ts) override { event_timers_.remove(*key_, ts); }
+  void add_processing_time_timer(Timestamp ts) override { processing_timers_.add(*key_, key_group_, ts); }
+  void delete_processing_time_timer(Timestamp ts) override { processing_timers_.remove(*key_, ts); }
+
+  Aggs aggs_;
+  Trigger trigger_;
+  std::size_t batch_size_;
+  OperatorMetrics& metrics_;
+  std::uint32_t first_kg_;
+  std::vector<Table> tables_;  // one per local key group
+  TimerQueue<K> event_timers_;
+  TimerQueue<K> processing_timers_;
+  TriggerContext<State> ctx_;
+
+  // The key a trigger is being called for.
+  const K* key_ = nullptr;
+  std::uint32_t key_group_ = 0;
+
+  Output<Out> out_;
+  Batch<Out> out_buf_;
+};
+
+template <class K, class T, class Aggs, class Trigger>
+class GlobalWindowNode final : public Node {
+  using Out = WindowResult<K, typename Aggs::result_type>;
+
+ public:
+  using operator_type = GlobalWindowOperator<K, T, Aggs, Trigger>;
+
+  GlobalWindowNode(int in, int out, Aggs aggs, const GlobalWindows<Trigger>& spec, const LateSettings& /*late*/)
+      : Node("window", ""), in_(in), out_(out), aggs_(std::move(aggs)), spec_(spec) {}
+
+  void instantiate(BuildContext& ctx) const override {
+    const RunSettings& s = ctx.settings;
+    const std::uint32_t first = first_key_group(ctx.worker_index(), s.max_parallelism, s.workers);
+    const std::uint32_t end = first_key_group(ctx.worker_index() + 1, s.max_parallelism, s.workers);
+    auto& op = ctx.make<operator_type>(aggs_, spec_, ctx.metrics.add_operator(name(), kind()), *s.clock, first,
+                                       end - first, s.batch_size);
+    ctx.port<Keyed<K, T>>(in_).connect(&op);
+    ctx.set_port<Out>(out_, op.output());
+  }
+
+ private:
+  int in_, out_;
+  Aggs aggs_;
+  GlobalWindows<Trigger> spec_;
+};
+
+template <class K, class T, class Aggs, class Trigger>
+struct WindowNodeOf<K, T, Aggs, GlobalWindows<Trigger>> {
+  static_assert(WindowTrigger<Trigger, T>,
+                "a trigger needs `using state_type = ...;` (default-constructible) and "
+                "`TriggerResult on_element(const T&, Timestamp, TriggerContext<state_type>&)`; "
+                "see windows/triggers.hpp");
+  using type = GlobalWindowNode<K, T, Aggs, Trigger>;
+};
+
+}  // namespace sluice::detail
