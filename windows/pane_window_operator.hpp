@@ -34,6 +34,7 @@
 #include "windows/aggregate.hpp"
 #include "windows/assigners.hpp"
 #include "windows/detail/slicing.hpp"
+#include "windows/detail/window_output.hpp"
 #include "windows/window.hpp"
 
 namespace sluice::detail {
@@ -158,13 +159,7 @@ class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
           break;
       }
     }
-    if (!taken) {
-      metrics_.late_records.add(1);
-      if (late_tag_ != 0) {
-        SideOutput<T>* side = sides_.find<T>(late_tag_);
-        if (side != nullptr && side->output().connected()) side->emit(std::move(k.value), r.ts_us);
-      }
-    }
+    if (!taken) send_late(sides_, metrics_, late_tag_, std::move(k.value), r.ts_us);
   }
 
   /// Emits the pane's current result: kInsert the first time, else -U/+U;
@@ -237,14 +232,7 @@ class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
     out_buf_.push_back(Record<Out>{Out{key, TimeWindow{e - grid_.size, e}, std::move(values), kind}, e - 1});
   }
 
-  void flush() {
-    if (!out_buf_.empty()) {
-      metrics_.records_out.add(out_buf_.size());
-      out_.push(out_buf_);
-      out_buf_.clear();
-    }
-    sides_.flush();
-  }
+  void flush() { flush_results(out_buf_, out_, sides_, metrics_); }
 
   Aggs aggs_;
   SliceGrid grid_;

@@ -58,6 +58,7 @@
 #include "streaming/stream.hpp"
 #include "streaming/timer_service.hpp"
 #include "windows/aggregate.hpp"
+#include "windows/detail/window_output.hpp"
 #include "windows/session_windows.hpp"
 #include "windows/window.hpp"
 #include "windows/window_operator.hpp"
@@ -269,11 +270,7 @@ class SessionWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
   }
 
   void on_late(Record<Keyed<K, T>>& r) {
-    metrics_.late_records.add(1);
-    if (late_tag_ != 0) {
-      SideOutput<T>* side = sides_.find<T>(late_tag_);
-      if (side != nullptr && side->output().connected()) side->emit(std::move(r.value.value), r.ts_us);
-    }
+    send_late(sides_, metrics_, late_tag_, std::move(r.value.value), r.ts_us);
   }
 
   // ---- time ----
@@ -329,14 +326,7 @@ class SessionWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
     out_buf_.push_back(Record<Out>{Out{key, TimeWindow{start, end}, std::move(values), kind}, end - 1});
   }
 
-  void flush() {
-    if (!out_buf_.empty()) {
-      metrics_.records_out.add(out_buf_.size());
-      out_.push(out_buf_);
-      out_buf_.clear();
-    }
-    sides_.flush();
-  }
+  void flush() { flush_results(out_buf_, out_, sides_, metrics_); }
 
   Aggs aggs_;
   DurationUs gap_;

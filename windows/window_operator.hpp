@@ -43,6 +43,7 @@
 #include "windows/aggregate.hpp"
 #include "windows/assigners.hpp"
 #include "windows/detail/slicing.hpp"
+#include "windows/detail/window_output.hpp"
 #include "windows/pane_window_operator.hpp"
 #include "windows/window.hpp"
 
@@ -433,11 +434,7 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
   void on_late(Record<Keyed<K, T>>& r, Timestamp end) {
     const Timestamp last = grid_.last_window_end(end);
     if (last - 1 + lateness_ <= watermark_) {
-      metrics_.late_records.add(1);
-      if (late_tag_ != 0) {
-        SideOutput<T>* side = sides_.find<T>(late_tag_);
-        if (side != nullptr && side->output().connected()) side->emit(std::move(r.value.value), r.ts_us);
-      }
+      send_late(sides_, metrics_, late_tag_, std::move(r.value.value), r.ts_us);
       return;
     }
     KeyWindows& kw = key_windows(r.value);
@@ -466,14 +463,7 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
     out_buf_.push_back(Record<Out>{Out{key, TimeWindow{e - grid_.size, e}, std::move(values), kind}, e - 1});
   }
 
-  void flush() {
-    if (!out_buf_.empty()) {
-      metrics_.records_out.add(out_buf_.size());
-      out_.push(out_buf_);
-      out_buf_.clear();
-    }
-    sides_.flush();
-  }
+  void flush() { flush_results(out_buf_, out_, sides_, metrics_); }
 
   Aggs aggs_;
   SliceGrid grid_;
