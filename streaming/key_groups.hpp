@@ -8,7 +8,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <compare>
 #include <functional>
+#include <ostream>
 #include <tuple>
 #include <utility>
 
@@ -51,6 +53,19 @@ struct KeyHasher<std::tuple<Ts...>> {
         },
         t);
   }
+};
+
+/// The key of a non-keyed window (`Stream::window_all`): every record has
+/// it, so all records share one key group and one worker.
+struct NoKey {
+  bool operator==(const NoKey&) const = default;
+  auto operator<=>(const NoKey&) const = default;
+};
+inline std::ostream& operator<<(std::ostream& os, NoKey) { return os << "(all)"; }
+
+template <>
+struct KeyHasher<NoKey> {
+  std::uint64_t operator()(NoKey) const { return 0; }
 };
 
 /// The hash Sluice uses for keys everywhere (routing and state tables).

@@ -26,6 +26,7 @@
 
 #include "streaming/detail/graph.hpp"
 #include "streaming/errors.hpp"
+#include "streaming/key_groups.hpp"
 #include "streaming/side_output.hpp"
 #include "streaming/sink.hpp"
 #include "streaming/source.hpp"
@@ -103,6 +104,12 @@ class Stream {
   /// Partitions by key: `key_fn(const T&) -> K` (K hashable and copyable).
   template <class F>
   auto key_by(F key_fn) const -> KeyedStream<std::decay_t<std::invoke_result_t<F&, const T&>>, T>;
+
+  /// Windows over the whole stream rather than per key (Flink's windowAll;
+  /// windows/windowed_stream.hpp). Every record goes to one worker, so the
+  /// window runs with parallelism 1; results carry the key `NoKey{}`.
+  template <class Spec>
+  WindowedStream<NoKey, T, Spec> window_all(const Spec& spec) const;
 
   // ---- streaming/ (timestamps and watermarks) ----
 

@@ -106,4 +106,10 @@ WindowedStream<K, T, Spec> KeyedStream<K, T>::window(const Spec& spec) const {
   return WindowedStream<K, T, Spec>(routed_, spec);
 }
 
+template <class T>
+template <class Spec>
+WindowedStream<NoKey, T, Spec> Stream<T>::window_all(const Spec& spec) const {
+  return key_by([](const T&) { return NoKey{}; }).name(graph_->unique_name("window_all")).window(spec);
+}
+
 }  // namespace sluice
