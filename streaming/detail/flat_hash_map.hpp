@@ -2,11 +2,10 @@
 // allocation per key (unlike std::unordered_map), and lookups that rarely
 // mispredict a branch.
 //
-// Layout as in Abseil's SwissTable, with the portable 8-byte groups: beside
-// the slots, one control byte per slot holds 7 bits of the key's hash (or
-// "empty" / "deleted"). A lookup loads the 8 control bytes of a group as one
-// word and finds the slots whose hash bits match with a few arithmetic
-// instructions, so it compares keys only where the 7 bits already agree:
+// Layout as in Abseil's SwissTable: beside the slots, one control byte per
+// slot holds 7 bits of the key's hash (or "empty" / "deleted"). A lookup
+// loads the control bytes of a group (16 with SSE2, else 8 as one word) and
+// finds the slots whose hash bits match in a few instructions, so it compares keys only where the 7 bits already agree:
 // usually exactly one key, the right one. Plain linear probing instead
 // branches on every slot of a collision run, and runs vary, which costs a
 // mispredicted branch on most lookups at a useful load factor.
@@ -25,23 +24,83 @@
 #include <utility>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "streaming/key_groups.hpp"
 
 namespace sluice::detail {
+
+namespace ctrl {
+inline constexpr std::int8_t kEmpty = -128;  // 0b10000000
+inline constexpr std::int8_t kDeleted = -2;  // 0b11111110
+// Full slots hold 7 hash bits: 0b0xxxxxxx.
+}  // namespace ctrl
+
+#if defined(__SSE2__)
+/// 16 control bytes compared at once with SSE2: a match is one compare and
+/// one movemask, with a bit per byte and no false positives.
+class Sse2CtrlGroup {
+ public:
+  static constexpr std::size_t kWidth = 16;
+  using Mask = std::uint32_t;
+  explicit Sse2CtrlGroup(const std::int8_t* p) : g_(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))) {}
+  Mask match(std::int8_t tag) const { return mask(_mm_cmpeq_epi8(g_, _mm_set1_epi8(tag))); }
+  Mask match_empty() const { return mask(_mm_cmpeq_epi8(g_, _mm_set1_epi8(ctrl::kEmpty))); }
+  // Empty and deleted are the control bytes below -1.
+  Mask match_empty_or_deleted() const { return mask(_mm_cmpgt_epi8(_mm_set1_epi8(-1), g_)); }
+  /// Offset within the group of the lowest match in m.
+  static std::size_t index(Mask m) { return static_cast<std::size_t>(std::countr_zero(m)); }
+
+ private:
+  static Mask mask(__m128i v) { return static_cast<Mask>(_mm_movemask_epi8(v)); }
+  __m128i g_;
+};
+#endif
+
+/// 8 control bytes compared at once as one word (portable): a match sets
+/// the high bit of each matching byte.
+class WordCtrlGroup {
+ public:
+  static constexpr std::size_t kWidth = 8;
+  using Mask = std::uint64_t;
+  explicit WordCtrlGroup(const std::int8_t* p) { std::memcpy(&g_, p, sizeof g_); }
+  /// May also flag a byte right after a true match; the key comparison
+  /// weeds those out.
+  Mask match(std::int8_t tag) const {
+    const std::uint64_t x = g_ ^ (kLsbs * static_cast<std::uint8_t>(tag));
+    return (x - kLsbs) & ~x & kMsbs;
+  }
+  Mask match_empty() const { return g_ & (~g_ << 6) & kMsbs; }             // 0b10000000 only
+  Mask match_empty_or_deleted() const { return g_ & (~g_ << 7) & kMsbs; }  // 0b1xxxxxx0
+  static std::size_t index(Mask m) { return static_cast<std::size_t>(std::countr_zero(m)) / 8; }
+
+ private:
+  static constexpr std::uint64_t kLsbs = 0x0101010101010101ULL;
+  static constexpr std::uint64_t kMsbs = 0x8080808080808080ULL;
+  std::uint64_t g_;
+};
+
+#if defined(__SSE2__)
+using DefaultCtrlGroup = Sse2CtrlGroup;
+#else
+using DefaultCtrlGroup = WordCtrlGroup;
+#endif
 
 template <class K>
 struct KeyHash {
   std::uint64_t operator()(const K& k) const { return hash_key(k); }
 };
 
-template <class K, class V, class Hash = KeyHash<K>>
+/// `CtrlGroup`: how control bytes are matched (the default suits the
+/// platform; tests run both).
+template <class K, class V, class Hash = KeyHash<K>, class CtrlGroup = DefaultCtrlGroup>
 class FlatHashMap {
   using Slot = std::optional<std::pair<K, V>>;
-  static constexpr std::int8_t kEmpty = -128;   // 0b10000000
-  static constexpr std::int8_t kDeleted = -2;   // 0b11111110
-  static constexpr std::size_t kGroup = 8;      // control bytes read at once
-  static constexpr std::uint64_t kLsbs = 0x0101010101010101ULL;
-  static constexpr std::uint64_t kMsbs = 0x8080808080808080ULL;
+  static constexpr std::int8_t kEmpty = ctrl::kEmpty;
+  static constexpr std::int8_t kDeleted = ctrl::kDeleted;
+  static constexpr std::size_t kGroup = CtrlGroup::kWidth;  // control bytes read at once
 
  public:
   FlatHashMap() = default;
@@ -66,20 +125,21 @@ class FlatHashMap {
   }
 
   /// As try_emplace(), with `hash == Hash{}(key)` already computed by the caller.
+  /// The lookup is inline; the insertion, rare on hot paths, is not.
   template <class... Args>
   std::pair<V*, bool> try_emplace_hashed(const K& key, std::uint64_t hash, Args&&... args) {
-    if (size_ != 0) {
-      const std::size_t i = locate(key, hash);
-      if (i != kNone) return {&slots_[i]->second, false};
+    if (size_ != 0) [[likely]] {
+      const std::int8_t tag = h2(hash);
+      for (std::size_t pos = h1(hash) & mask_;; pos = (pos + kGroup) & mask_) {
+        const CtrlGroup g = group(pos);
+        for (auto m = g.match(tag); m != 0; m &= m - 1) {
+          const std::size_t i = (pos + CtrlGroup::index(m)) & mask_;
+          if (slots_[i]->first == key) [[likely]] return {&slots_[i]->second, false};
+        }
+        if (g.match_empty() != 0) [[likely]] break;
+      }
     }
-    if (size_ + deleted_ >= grow_at_) rehash(size_ + 1 > grow_at_ / 2 ? capacity() * 2 : capacity());
-    const std::size_t i = free_slot(hash);
-    if (ctrl_[i] == kDeleted) --deleted_;
-    set_ctrl(i, h2(hash));
-    slots_[i].emplace(std::piecewise_construct, std::forward_as_tuple(key),
-                      std::forward_as_tuple(std::forward<Args>(args)...));
-    ++size_;
-    return {&slots_[i]->second, true};
+    return {insert_new(key, hash, std::forward<Args>(args)...), true};
   }
 
   /// Removes `key`; false if it was not there.
@@ -181,39 +241,40 @@ class FlatHashMap {
 
   std::size_t capacity() const { return slots_.size(); }
 
-  /// The 8 control bytes starting at i (the array repeats its first group
+  /// The control bytes starting at i (the array repeats its first group
   /// past the end, so a group never wraps).
-  std::uint64_t group(std::size_t i) const {
-    std::uint64_t g;
-    std::memcpy(&g, ctrl_.data() + i, sizeof g);
-    return g;
-  }
-  /// Bytes of g equal to b, as their high bits (may also flag a byte right
-  /// after a true match; the key comparison weeds those out).
-  static std::uint64_t match(std::uint64_t g, std::int8_t b) {
-    const std::uint64_t x = g ^ (kLsbs * static_cast<std::uint8_t>(b));
-    return (x - kLsbs) & ~x & kMsbs;
-  }
-  static std::uint64_t match_empty(std::uint64_t g) { return g & (~g << 6) & kMsbs; }           // 0b10000000 only
-  static std::uint64_t match_empty_or_deleted(std::uint64_t g) { return g & (~g << 7) & kMsbs; }  // 0b1xxxxxx0
+  CtrlGroup group(std::size_t i) const { return CtrlGroup(ctrl_.data() + i); }
 
   std::size_t locate(const K& key, std::uint64_t hash) const {
     const std::int8_t tag = h2(hash);
     for (std::size_t pos = h1(hash) & mask_;; pos = (pos + kGroup) & mask_) {
-      const std::uint64_t g = group(pos);
-      for (std::uint64_t m = match(g, tag); m != 0; m &= m - 1) {
-        const std::size_t i = (pos + static_cast<std::size_t>(std::countr_zero(m)) / 8) & mask_;
+      const CtrlGroup g = group(pos);
+      for (auto m = g.match(tag); m != 0; m &= m - 1) {
+        const std::size_t i = (pos + CtrlGroup::index(m)) & mask_;
         // Only full slots match a tag (empty and deleted bytes have the high bit set).
         if (slots_[i]->first == key) return i;
       }
-      if (match_empty(g) != 0) return kNone;
+      if (g.match_empty() != 0) return kNone;
     }
+  }
+
+  /// Inserts `key`, known to be absent.
+  template <class... Args>
+  [[gnu::noinline]] V* insert_new(const K& key, std::uint64_t hash, Args&&... args) {
+    if (size_ + deleted_ >= grow_at_) rehash(size_ + 1 > grow_at_ / 2 ? capacity() * 2 : capacity());
+    const std::size_t i = free_slot(hash);
+    if (ctrl_[i] == kDeleted) --deleted_;
+    set_ctrl(i, h2(hash));
+    slots_[i].emplace(std::piecewise_construct, std::forward_as_tuple(key),
+                      std::forward_as_tuple(std::forward<Args>(args)...));
+    ++size_;
+    return &slots_[i]->second;
   }
 
   std::size_t free_slot(std::uint64_t hash) const {
     for (std::size_t pos = h1(hash) & mask_;; pos = (pos + kGroup) & mask_) {
-      const std::uint64_t m = match_empty_or_deleted(group(pos));
-      if (m != 0) return (pos + static_cast<std::size_t>(std::countr_zero(m)) / 8) & mask_;
+      const auto m = group(pos).match_empty_or_deleted();
+      if (m != 0) return (pos + CtrlGroup::index(m)) & mask_;
     }
   }
 

@@ -9,12 +9,26 @@
 
 using sluice::detail::FlatHashMap;
 
-TEST_CASE("FlatHashMap agrees with std::unordered_map under random insert/erase", "[streaming]") {
+namespace {
+
+// Hashes that make the control bytes work hard.
+struct SameTag {  // every key has control tag 0: every slot of a group matches
+  std::uint64_t operator()(std::uint64_t k) const { return sluice::detail::mix64(k) << 7; }
+};
+struct SameStart {  // 3 probe starts for all keys: long probe runs that wrap around
+  std::uint64_t operator()(std::uint64_t k) const { return (k % 3) << 7 | (sluice::detail::mix64(k) & 0x7F); }
+};
+
+// Random inserts, erases and finds against std::unordered_map, over `keys`
+// distinct keys; every 50,000 steps the map is emptied, half the time
+// keeping its arrays.
+template <class Map>
+void agrees_with_unordered_map(std::uint64_t keys, int steps) {
   std::mt19937_64 rng(42);
-  FlatHashMap<std::uint64_t, std::uint64_t> map;
+  Map map;
   std::unordered_map<std::uint64_t, std::uint64_t> ref;
-  for (int step = 0; step < 200'000; ++step) {
-    const std::uint64_t k = rng() % 5000;
+  for (int step = 0; step < steps; ++step) {
+    const std::uint64_t k = rng() % keys;
     switch (rng() % 3) {
       case 0: {
         auto [v, inserted] = map.try_emplace(k, step);
@@ -34,6 +48,13 @@ TEST_CASE("FlatHashMap agrees with std::unordered_map under random insert/erase"
       }
     }
     REQUIRE(map.size() == ref.size());
+    if (step % 50'000 == 49'999) {
+      if (step % 100'000 == 49'999)
+        map.clear_keep_capacity();
+      else
+        map.clear();
+      ref.clear();
+    }
   }
   std::size_t seen = 0;
   map.for_each([&](const std::uint64_t& k, std::uint64_t& v) {
@@ -41,6 +62,30 @@ TEST_CASE("FlatHashMap agrees with std::unordered_map under random insert/erase"
     REQUIRE(ref.at(k) == v);
   });
   CHECK(seen == ref.size());
+}
+
+using sluice::detail::KeyHash;
+using sluice::detail::WordCtrlGroup;
+#if defined(__SSE2__)
+using sluice::detail::Sse2CtrlGroup;
+#else
+using Sse2CtrlGroup = WordCtrlGroup;  // nothing else to test here
+#endif
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("FlatHashMap agrees with std::unordered_map under random insert/erase", "[streaming]",
+                   WordCtrlGroup, Sse2CtrlGroup) {
+  SECTION("well spread hashes") {
+    agrees_with_unordered_map<FlatHashMap<std::uint64_t, std::uint64_t, KeyHash<std::uint64_t>, TestType>>(5000,
+                                                                                                          200'000);
+  }
+  SECTION("one control tag for all keys") {
+    agrees_with_unordered_map<FlatHashMap<std::uint64_t, std::uint64_t, SameTag, TestType>>(500, 120'000);
+  }
+  SECTION("three probe starts for all keys") {
+    agrees_with_unordered_map<FlatHashMap<std::uint64_t, std::uint64_t, SameStart, TestType>>(300, 120'000);
+  }
 }
 
 TEST_CASE("FlatHashMap edge cases: empty, one key, string keys, clear", "[streaming]") {
