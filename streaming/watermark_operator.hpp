@@ -1,12 +1,27 @@
 // The operators behind `assign_timestamps` and `watermarks`.
 #pragma once
 
+#include <algorithm>
+
 #include "streaming/detail/chained_node.hpp"
 #include "streaming/detail/operator_base.hpp"
 #include "streaming/stream.hpp"
 
 namespace sluice {
 namespace detail {
+
+/// The largest timestamp in `batch` (kMinTimestamp if empty), with four
+/// independent maxima so the compare-and-selects do not wait on each other.
+template <class T>
+Timestamp max_timestamp(const Batch<T>& batch) {
+  Timestamp m[4] = {kMinTimestamp, kMinTimestamp, kMinTimestamp, kMinTimestamp};
+  const std::size_t n = batch.size();
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (std::size_t j = 0; j < 4; ++j) m[j] = std::max(m[j], batch[i + j].ts_us);
+  for (; i < n; ++i) m[0] = std::max(m[0], batch[i].ts_us);
+  return std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
+}
 
 struct NoPunctuation {};
 
@@ -74,9 +89,7 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
       this->out_.push(batch);
       if (now - 1 > current_) advance(now - 1);
     } else {
-      Timestamp max = max_ts_;
-      for (const Record<T>& r : batch) max = r.ts_us > max ? r.ts_us : max;
-      max_ts_ = max;
+      max_ts_ = std::max(max_ts_, max_timestamp(batch));
       this->out_.push(batch);
       if (group_ != nullptr && current_ != kMaxTimestamp)
         publish(max_ts_ - strategy_.max_out_of_orderness_us - 1);
