@@ -34,6 +34,13 @@ class KeyRoute {
     return Keyed<K, T>{std::move(key), kg, std::move(value), hash};
   }
 
+  /// The key, hash and key group of `value`, for routing on one worker.
+  void key_of(const T& value, K& key, std::uint64_t& hash, std::uint32_t& key_group) const {
+    key = key_fn_(value);
+    hash = hash_key(key);
+    key_group = key_group_of(hash, max_parallelism_);
+  }
+
  private:
   F key_fn_;
   std::size_t max_parallelism_ = 1;

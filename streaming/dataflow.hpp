@@ -43,6 +43,8 @@ class Output {
  public:
   void connect(Input<T>* consumer) { consumers_.push_back(consumer); }
   bool connected() const { return !consumers_.empty(); }
+  /// The only consumer, or nullptr if there are none or several.
+  Input<T>* sole_consumer() const { return consumers_.size() == 1 ? consumers_[0] : nullptr; }
 
   void push(Batch<T>& batch) {
     if (batch.empty() || consumers_.empty()) return;

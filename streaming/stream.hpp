@@ -43,6 +43,8 @@ class WindowedStream;  // windows/windowed_stream.hpp
 /// the value, so keyed operators never hash twice.
 template <class K, class T>
 struct Keyed {
+  using key_type = K;
+  using value_type = T;
   K key;
   std::uint32_t key_group;
   T value;

@@ -35,6 +35,7 @@
 #include "streaming/dataflow.hpp"
 #include "streaming/detail/flat_hash_map.hpp"
 #include "streaming/detail/graph.hpp"
+#include "streaming/detail/keyed_input.hpp"
 #include "streaming/detail/worker.hpp"
 #include "streaming/key_groups.hpp"
 #include "streaming/metrics.hpp"
@@ -67,7 +68,7 @@ template <class K, class T, class Aggs, class Spec>
 struct WindowNodeOf;
 
 template <class K, class T, class Aggs>
-class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
+class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   using Acc = typename Aggs::acc_type;
   using Values = typename Aggs::result_type;
   using Out = WindowResult<K, Values>;
@@ -114,14 +115,8 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
   Output<Out>& output() { return out_; }
   SideOutputs& sides() { return sides_; }
 
-  void push(Batch<Keyed<K, T>>& batch) override {
-    if (processing_time_)
-      add_records<true>(batch);
-    else
-      add_records<false>(batch);
-    metrics_.records_in.add(batch.size());
-    flush();
-  }
+  void push(Batch<Keyed<K, T>>& batch) override { add(KeyedView<K, T>{batch.data(), batch.size()}); }
+  void push_local(LocalKeyedBatch<K, T>& batch) override { add(LocalKeyedView<K, T>(batch)); }
 
   void control(const Control& c) override {
     if (c.kind == Control::Kind::kWatermark) {
@@ -159,36 +154,50 @@ class SlicingWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
   }
 
  private:
-  /// The per-record loop. Everything it reads per record is in locals:
-  /// stores into accumulators may alias members (a uint64 accumulator
-  /// aliases an int64 Timestamp), which would make the compiler reload them.
-  template <bool kProcessingTime>
-  void add_records(Batch<Keyed<K, T>>& batch) {
+  template <class View>
+  void add(View records) {
+    if (processing_time_)
+      add_records<true>(records);
+    else
+      add_records<false>(records);
+    metrics_.records_in.add(records.size());
+    flush();
+  }
+
+  /// The per-record loop, over either batch form (KeyedView, LocalKeyedView).
+  /// Everything it reads per record is in locals: stores into accumulators
+  /// may alias members (a uint64 accumulator aliases an int64 Timestamp),
+  /// which would make the compiler reload them.
+  template <bool kProcessingTime, class View>
+  void add_records(const View& records) {
     // Processing time: records take the clock's time; a slice that already
     // closed does not reopen.
     const Timestamp now = kProcessingTime ? std::max(clock_.now_us(), closed_until_) : 0;
-    Record<Keyed<K, T>>* records = batch.data();
-    const std::size_t n = batch.size();
+    const std::size_t n = records.size();
     const std::uint32_t first_kg = first_kg_;
-    Timestamp start = slice_start_, end = slice_end_;
-    AccTable* groups = open_slice_ ? open_slice_->groups.data() : nullptr;  // by local key group
+    // The cached open slice [start, end) and its tables by local key group;
+    // an empty range when there is none.
+    Timestamp start = open_slice_ ? slice_start_ : 0, end = open_slice_ ? slice_end_ : 0;
+    AccTable* groups = open_slice_ ? open_slice_->groups.data() : nullptr;
     for (std::size_t i = 0; i < n; ++i) {
-      Record<Keyed<K, T>>& r = records[i];
-      const Timestamp ts = kProcessingTime ? now : r.ts_us;
+      const Timestamp ts = kProcessingTime ? now : records.ts(i);
       if (ts < start || ts >= end) [[unlikely]] {
         locate_slice(ts);
+        if (open_slice_ == nullptr) {
+          // Late: the empty range sends the next record here again.
+          Record<Keyed<K, T>> late = records.take(i);
+          on_late(late, slice_end_);
+          start = end = 0;
+          continue;
+        }
         start = slice_start_;
         end = slice_end_;
-        groups = open_slice_ ? open_slice_->groups.data() : nullptr;
+        groups = open_slice_->groups.data();
       }
-      if (groups == nullptr) [[unlikely]] {
-        on_late(r, end);
-        continue;
-      }
-      Keyed<K, T>& k = r.value;
-      auto [acc, inserted] = groups[k.key_group - first_kg].try_emplace_hashed(k.key, k.key_hash);
+      auto [acc, inserted] =
+          groups[records.key_group(i) - first_kg].try_emplace_hashed(records.key(i), records.hash(i));
       if (inserted) *acc = aggs_.create();
-      add_value(aggs_, *acc, std::as_const(k.value), r.ts_us);
+      add_value(aggs_, *acc, std::as_const(records.value(i)), records.ts(i));
     }
   }
 

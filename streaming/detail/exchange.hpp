@@ -13,6 +13,7 @@
 
 #include "streaming/detail/channel.hpp"
 #include "streaming/detail/graph.hpp"
+#include "streaming/detail/keyed_input.hpp"
 #include "streaming/watermark_valve.hpp"
 
 namespace sluice::detail {
@@ -183,7 +184,10 @@ class ExchangeReceiver final : public Task {
   std::size_t next_ = 0;
 };
 
-/// With one worker an exchange is a plain chained conversion.
+/// With one worker an exchange is a plain chained conversion. When key_by
+/// feeds a single KeyedInput (and its Route can key a record in place:
+/// `key_of(const In&, K&, hash&, key group&)`), the records stay where they
+/// are and only their keys are computed (streaming/detail/keyed_input.hpp).
 template <class In, class Out, class Route>
 class LocalExchange final : public Input<In>, public Lifecycle {
  public:
@@ -191,13 +195,23 @@ class LocalExchange final : public Input<In>, public Lifecycle {
   Output<Out>& output() { return out_; }
   void push(Batch<In>& batch) override {
     metrics_.records_in.add(batch.size());
+    metrics_.records_out.add(batch.size());
+    if constexpr (kCanKeyInPlace) {
+      if (!checked_consumer_) {
+        local_ = dynamic_cast<KeyedInput<typename Out::key_type, In>*>(out_.sole_consumer());
+        checked_consumer_ = true;
+      }
+      if (local_ != nullptr) {
+        push_local(batch);
+        return;
+      }
+    }
     buf_.clear();
     buf_.reserve(batch.size());
     for (Record<In>& r : batch) {
       std::size_t dst = 0;
       buf_.push_back(Record<Out>{route_.route(std::move(r.value), dst), r.ts_us});
     }
-    metrics_.records_out.add(buf_.size());
     out_.push(buf_);
   }
   void control(const Control& c) override {
@@ -208,10 +222,46 @@ class LocalExchange final : public Input<In>, public Lifecycle {
   const std::string& operator_name() const override { return metrics_.name; }
 
  private:
+  static constexpr bool kCanKeyInPlace = requires(const Route& r, const In& v, typename Out::key_type& k,
+                                                  std::uint64_t& h, std::uint32_t& kg) {
+    r.key_of(v, k, h, kg);
+    requires std::is_same_v<Out, Keyed<typename Out::key_type, In>>;
+  };
+
+  void push_local(Batch<In>& batch) {
+    if (batch.empty()) return;
+    const std::size_t n = batch.size();
+    local_batch_.records = &batch;
+    local_batch_.keys.resize(n);
+    RecordKey<typename Out::key_type>* keys = local_batch_.keys.data();
+    for (std::size_t i = 0; i < n; ++i) route_.key_of(batch[i].value, keys[i].key, keys[i].hash, keys[i].key_group);
+    try {
+      local_->push_local(local_batch_);
+    } catch (...) {
+      rethrow_in_operator(local_->operator_name());
+    }
+  }
+
+  struct NoLocal {};
+  template <class O>
+  struct LocalTypes {
+    using input = NoLocal*;
+    using batch = NoLocal;
+  };
+  template <class O>
+    requires requires { typename O::key_type; }
+  struct LocalTypes<O> {
+    using input = KeyedInput<typename O::key_type, In>*;
+    using batch = LocalKeyedBatch<typename O::key_type, In>;
+  };
+
   Route route_;
   OperatorMetrics& metrics_;
   Output<Out> out_;
   Batch<Out> buf_;
+  bool checked_consumer_ = false;
+  typename LocalTypes<Out>::input local_ = nullptr;
+  typename LocalTypes<Out>::batch local_batch_;
 };
 
 /// A node that repartitions its input across workers with `Route`.
