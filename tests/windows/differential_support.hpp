@@ -145,6 +145,44 @@ inline std::string show_late(const std::vector<Record<i64>>& rs) {
   return os.str() + "\n";
 }
 
+// ---- the references' aggregates ----
+
+/// Every aggregate the tests use, worked out directly from a window's
+/// records, not through the aggregate classes.
+struct Full {
+  u64 count = 0;
+  i64 sum = 0, min = 0, max = 0, first = 0, last = 0;
+  double avg = 0;
+  std::vector<i64> list;  // by timestamp, ties in arrival order
+};
+
+/// The aggregates of `rs`: a window's records (with `value` and `ts`), in
+/// arrival order, not empty.
+template <class R>
+Full compute(std::vector<R> rs) {
+  Full f;
+  f.count = rs.size();
+  f.min = f.max = f.first = f.last = rs.at(0).value;
+  Timestamp first_ts = rs[0].ts, last_ts = rs[0].ts;
+  for (const R& r : rs) {
+    f.sum += r.value;
+    f.min = std::min(f.min, r.value);
+    f.max = std::max(f.max, r.value);
+    if (r.ts < first_ts) {  // ties: the earliest arrival stays
+      first_ts = r.ts;
+      f.first = r.value;
+    }
+    if (r.ts >= last_ts) {  // ties: the latest arrival wins
+      last_ts = r.ts;
+      f.last = r.value;
+    }
+  }
+  f.avg = static_cast<double>(f.sum) / static_cast<double>(f.count);
+  std::stable_sort(rs.begin(), rs.end(), [](const R& a, const R& b) { return a.ts < b.ts; });
+  for (const R& r : rs) f.list.push_back(r.value);
+  return f;
+}
+
 // ---- running a step ----
 
 /// Sends the records of a kAdd or kBatch step to the harness (one add or one

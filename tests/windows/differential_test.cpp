@@ -189,39 +189,10 @@ std::string show_case(const Case& c) {
 
 // ---- aggregate sets ----
 
-/// Every aggregate of a window, computed from its records (arrival order).
-struct Full {
-  u64 count = 0;
-  i64 sum = 0, min = 0, max = 0, first = 0, last = 0;
-  double avg = 0;
-};
-
 struct RefRecord {
   i64 value;
   Timestamp ts;
 };
-
-Full compute(const std::vector<RefRecord>& rs) {
-  Full f;
-  f.count = rs.size();
-  f.min = f.max = f.first = f.last = rs.at(0).value;
-  Timestamp first_ts = rs[0].ts, last_ts = rs[0].ts;
-  for (const RefRecord& r : rs) {
-    f.sum += r.value;
-    f.min = std::min(f.min, r.value);
-    f.max = std::max(f.max, r.value);
-    if (r.ts < first_ts) {  // ties: the earliest arrival stays
-      first_ts = r.ts;
-      f.first = r.value;
-    }
-    if (r.ts >= last_ts) {  // ties: the latest arrival wins
-      last_ts = r.ts;
-      f.last = r.value;
-    }
-  }
-  f.avg = static_cast<double>(f.sum) / static_cast<double>(f.count);
-  return f;
-}
 
 /// count, sum, avg: all retractable, so sliding windows take the retract path.
 struct Retractable {

@@ -168,37 +168,10 @@ struct RefRecord {
   u64 seq;  // arrival number
 };
 
-/// Every aggregate of a session, computed from its records in arrival order.
-struct Full {
-  u64 count = 0;
-  i64 sum = 0, min = 0, max = 0, first = 0, last = 0;
-  double avg = 0;
-  std::vector<i64> list;  // by timestamp, ties in arrival order
-};
-
-Full compute(std::vector<RefRecord> rs) {
+/// The aggregates of a session: its records come in merge order.
+Full compute_in_arrival_order(std::vector<RefRecord> rs) {
   std::sort(rs.begin(), rs.end(), [](const RefRecord& a, const RefRecord& b) { return a.seq < b.seq; });
-  Full f;
-  f.count = rs.size();
-  f.min = f.max = f.first = f.last = rs.at(0).value;
-  Timestamp first_ts = rs[0].ts, last_ts = rs[0].ts;
-  for (const RefRecord& r : rs) {
-    f.sum += r.value;
-    f.min = std::min(f.min, r.value);
-    f.max = std::max(f.max, r.value);
-    if (r.ts < first_ts) {  // ties: the earliest arrival stays
-      first_ts = r.ts;
-      f.first = r.value;
-    }
-    if (r.ts >= last_ts) {  // ties: the latest arrival wins
-      last_ts = r.ts;
-      f.last = r.value;
-    }
-  }
-  f.avg = static_cast<double>(f.sum) / static_cast<double>(f.count);
-  std::stable_sort(rs.begin(), rs.end(), [](const RefRecord& a, const RefRecord& b) { return a.ts < b.ts; });
-  for (const RefRecord& r : rs) f.list.push_back(r.value);
-  return f;
+  return compute(std::move(rs));
 }
 
 /// count, sum, min, max, first, last, avg.
@@ -257,7 +230,8 @@ class Reference {
       sort_by_start(list);
       while (max_sessions_ != 0 && static_cast<i64>(list.size()) > max_sessions_) {
         Session& oldest = list.front();
-        if (!oldest.fired) emit(key, oldest, Set::project(compute(oldest.records)), ChangeKind::kInsert);
+        if (!oldest.fired)
+          emit(key, oldest, Set::project(compute_in_arrival_order(oldest.records)), ChangeKind::kInsert);
         list.erase(list.begin());
         ++evicted_;
       }
@@ -268,7 +242,7 @@ class Reference {
       Session& s = met[0];
       s.records.push_back(rec);
       if (s.fired) {
-        Vals now = Set::project(compute(s.records));
+        Vals now = Set::project(compute_in_arrival_order(s.records));
         emit(key, s, s.last, ChangeKind::kUpdateBefore);
         emit(key, s, now, ChangeKind::kUpdateAfter);
         s.last = now;
@@ -340,7 +314,7 @@ class Reference {
 
   void fire_if_due(const K& key, Session& s) {
     if (wm_ == kMinTimestamp || s.end - 1 > wm_) return;
-    s.last = Set::project(compute(s.records));
+    s.last = Set::project(compute_in_arrival_order(s.records));
     s.fired = true;
     emit(key, s, s.last, ChangeKind::kInsert);
   }
