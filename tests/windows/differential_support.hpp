@@ -1,10 +1,11 @@
 // What the randomized differential tests of the window operators share
 // (differential_test.cpp: time windows, session_differential_test.cpp:
 // sessions, count_differential_test.cpp: count windows): the steps of a case,
-// the key pools, how a case is printed and shrunk, how the outputs of the
-// harness and of the reference are compared, and the SLUICE_DIFF_*
-// environment variables. Each test keeps its own Case (its window
-// parameters), generator, reference and statistics.
+// the key pools, how a step runs and how a case is printed and shrunk, the
+// aggregates as the references compute them, how the outputs of the harness
+// and of the reference are compared, and the SLUICE_DIFF_* environment
+// variables. Each test keeps its own Case (its window parameters),
+// generator, reference (its window semantics) and statistics.
 //
 // A Case here is any struct with `u64 seed` and `std::vector<Step> steps`
 // whose last step is kEnd.
