@@ -18,9 +18,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
-#include <cstdlib>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <random>
@@ -31,27 +30,14 @@
 #include <utility>
 #include <vector>
 
+#include "differential_support.hpp"
 #include "spec_window_harness.hpp"
 
 using namespace sluice;
 using namespace sluice::testing;
+using namespace sluice::testing::differential;
 
 namespace {
-
-using i64 = std::int64_t;
-using u64 = std::uint64_t;
-
-struct GenRecord {
-  int key = 0;  // index into the key pool
-  i64 value = 0;
-  Timestamp ts = 0;
-};
-
-struct Step {
-  enum Kind { kAdd, kBatch, kWatermark, kEnd } kind = kAdd;
-  std::vector<GenRecord> records;  // kAdd: one; kBatch: several
-  Timestamp wm = 0;                // kWatermark
-};
 
 struct Case {
   u64 seed = 0;
@@ -59,26 +45,6 @@ struct Case {
   int keys = 1;
   std::vector<Step> steps;
 };
-
-template <class K>
-K key_of(int i);
-template <>
-std::string key_of<std::string>(int i) {
-  static const char* const pool[] = {"a", "b", "", "a-rather-long-key-that-does-not-fit-in-sso", "k4"};
-  return pool[i];
-}
-template <>
-i64 key_of<i64>(int i) {
-  static const i64 pool[] = {0, -1, 42, i64{1} << 40, -7};
-  return pool[i];
-}
-
-u64 splitmix(u64 x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
 
 Case generate(u64 seed) {
   std::mt19937_64 rng(seed);
@@ -146,90 +112,18 @@ Case generate(u64 seed) {
 }
 
 template <class K>
-std::string show_key(const K& k) {
-  std::ostringstream os;
-  if constexpr (std::is_same_v<K, std::string>)
-    os << '"' << k << '"';
-  else
-    os << k;
-  return os.str();
-}
-
-template <class K>
 std::string show_case(const Case& c) {
   std::ostringstream os;
   os << "seed=" << c.seed << " count_sliding(" << c.size << ", " << c.slide << ")\n";
-  auto rec = [&](const GenRecord& r) {
-    std::ostringstream o;
-    o << "{" << show_key(key_of<K>(r.key)) << ", " << r.value << ", " << r.ts << "}";
-    return o.str();
-  };
-  for (std::size_t i = 0; i < c.steps.size(); ++i) {
-    const Step& s = c.steps[i];
-    os << "  #" << i << " ";
-    switch (s.kind) {
-      case Step::kAdd: os << "add " << rec(s.records[0]); break;
-      case Step::kBatch:
-        os << "add_batch {";
-        for (std::size_t j = 0; j < s.records.size(); ++j) os << (j ? ", " : "") << rec(s.records[j]);
-        os << "}";
-        break;
-      case Step::kWatermark: os << "watermark " << s.wm; break;
-      case Step::kEnd: os << "end_of_input"; break;
-    }
-    os << "\n";
-  }
-  return os.str();
+  return os.str() + show_steps<K>(c.steps);
 }
 
 // ---- aggregate sets ----
-
-struct Ident {
-  i64 operator()(i64 x) const { return x; }
-};
 
 struct RefRecord {
   i64 value;
   Timestamp ts;
 };
-
-/// Every aggregate of a window, computed from its records (arrival order).
-struct Full {
-  u64 count = 0;
-  i64 sum = 0, min = 0, max = 0, first = 0, last = 0;
-  double avg = 0;
-  std::vector<i64> list;
-};
-
-Full compute(const std::vector<RefRecord>& rs) {
-  Full f;
-  f.count = rs.size();
-  f.min = f.max = f.first = f.last = rs.at(0).value;
-  Timestamp first_ts = rs[0].ts, last_ts = rs[0].ts;
-  for (const RefRecord& r : rs) {
-    f.sum += r.value;
-    f.min = std::min(f.min, r.value);
-    f.max = std::max(f.max, r.value);
-    if (r.ts < first_ts) {  // ties: the earliest arrival stays
-      first_ts = r.ts;
-      f.first = r.value;
-    }
-    if (r.ts >= last_ts) {  // ties: the latest arrival wins
-      last_ts = r.ts;
-      f.last = r.value;
-    }
-  }
-  f.avg = static_cast<double>(f.sum) / static_cast<double>(f.count);
-  // By timestamp, ties in arrival order: insertion sort, written out.
-  std::vector<RefRecord> sorted;
-  for (const RefRecord& r : rs) {
-    auto at = sorted.end();
-    while (at != sorted.begin() && std::prev(at)->ts > r.ts) --at;
-    sorted.insert(at, r);
-  }
-  for (const RefRecord& r : sorted) f.list.push_back(r.value);
-  return f;
-}
 
 /// count, sum, avg: all retractable (one running accumulator per key).
 struct Retractable {
@@ -288,37 +182,21 @@ class Reference {
     out_.push_back(Record<Out>{Out{key, TimeWindow{start, n}, Set::project(compute(window)), ChangeKind::kInsert}, ts});
   }
 
+  /// Count windows fire on records only: a watermark just passes through.
+  void watermark(Timestamp w) { watermarks_.push_back(w); }
+
   std::vector<Record<Out>> take() { return std::exchange(out_, {}); }
   std::size_t keys() const { return records_.size(); }
+  const std::vector<Timestamp>& watermarks() const { return watermarks_; }
 
  private:
   i64 size_, slide_;
   std::map<K, std::vector<RefRecord>> records_;
   std::vector<Record<Out>> out_;
+  std::vector<Timestamp> watermarks_;  // passed through, in order
 };
 
-// ---- comparing ----
-
-template <class V>
-bool close_enough(const V& a, const V& b) {
-  if constexpr (std::is_floating_point_v<V>)
-    return a == b || std::fabs(a - b) <= 1e-9 * std::max({1.0, std::fabs(a), std::fabs(b)});
-  else
-    return a == b;
-}
-
-template <class Tuple>
-bool values_equal(const Tuple& a, const Tuple& b) {
-  return [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return (close_enough(std::get<I>(a), std::get<I>(b)) && ...);
-  }(std::make_index_sequence<std::tuple_size_v<Tuple>>{});
-}
-
-template <class Out>
-bool same_result(const Record<Out>& a, const Record<Out>& b) {
-  return a.ts_us == b.ts_us && a.value.key == b.value.key && a.value.window == b.value.window &&
-         a.value.kind == b.value.kind && values_equal(a.value.values, b.value.values);
-}
+// ---- running ----
 
 struct Stats {
   u64 cases = 0, records = 0, fired = 0, partial = 0, sliding = 0, uneven = 0, incomplete = 0;
@@ -333,45 +211,20 @@ std::optional<std::string> run_case(const Case& c, Stats* stats = nullptr) {
   using Out = typename decltype(h)::Out;
   static_assert(std::is_same_v<Out, typename Reference<K, Set>::Out>);
   Reference<K, Set> ref(c);
-  std::vector<Timestamp> watermarks;
   u64 records = 0;
 
   for (std::size_t i = 0; i < c.steps.size(); ++i) {
     const Step& s = c.steps[i];
-    switch (s.kind) {
-      case Step::kAdd: {
-        const GenRecord& r = s.records[0];
-        h.add(key_of<K>(r.key), r.value, r.ts);
-        ref.add(key_of<K>(r.key), r.value, r.ts);
-        break;
-      }
-      case Step::kBatch: {
-        std::vector<std::tuple<K, i64, Timestamp>> batch;
-        for (const GenRecord& r : s.records) {
-          batch.emplace_back(key_of<K>(r.key), r.value, r.ts);
-          ref.add(key_of<K>(r.key), r.value, r.ts);
-        }
-        h.add_batch(std::move(batch));
-        break;
-      }
-      case Step::kWatermark:
-        h.watermark(s.wm);
-        watermarks.push_back(s.wm);
-        break;
-      case Step::kEnd:
-        h.end_of_input();
-        watermarks.push_back(kMaxTimestamp);
-        break;
-    }
+    run_step<K>(s, h, ref);
     records += s.records.size();
     const std::vector<Record<Out>> got = h.take(), want = ref.take();
-    const bool same = got.size() == want.size() && std::equal(got.begin(), got.end(), want.begin(), same_result<Out>);
-    if (!same) {
+    if (!same_results(got, want)) {
       std::ostringstream os;
       os << "after step #" << i << "\n  expected:\n" << show(want) << "  got:\n" << show(got);
       return os.str();
     }
-    if (h.watermarks() != watermarks) return "after step #" + std::to_string(i) + ": watermarks not passed through";
+    if (h.watermarks() != ref.watermarks())
+      return "after step #" + std::to_string(i) + ": watermarks not passed through";
     if (h.key_count() != ref.keys())
       return "after step #" + std::to_string(i) + ": key_count() is " + std::to_string(h.key_count()) + ", expected " +
              std::to_string(ref.keys());
@@ -392,76 +245,13 @@ std::optional<std::string> run_case(const Case& c, Stats* stats = nullptr) {
   return std::nullopt;
 }
 
-/// Makes a failing case smaller while it keeps failing: drops steps and
-/// records, and simplifies values.
-template <class K, class Set>
-Case shrink(Case c) {
-  auto fails = [](const Case& t) { return run_case<K, Set>(t).has_value(); };
-  for (bool progress = true; progress;) {
-    progress = false;
-    for (std::size_t i = 0; i + 1 < c.steps.size();) {  // keep the final end_of_input
-      Case t = c;
-      t.steps.erase(t.steps.begin() + static_cast<std::ptrdiff_t>(i));
-      if (fails(t)) {
-        c = std::move(t);
-        progress = true;
-      } else {
-        ++i;
-      }
-    }
-    for (std::size_t i = 0; i < c.steps.size(); ++i) {
-      for (std::size_t j = 0; c.steps[i].kind == Step::kBatch && c.steps[i].records.size() > 1 &&
-                              j < c.steps[i].records.size();) {
-        Case t = c;
-        t.steps[i].records.erase(t.steps[i].records.begin() + static_cast<std::ptrdiff_t>(j));
-        if (fails(t)) {
-          c = std::move(t);
-          progress = true;
-        } else {
-          ++j;
-        }
-      }
-      for (std::size_t j = 0; j < c.steps[i].records.size(); ++j) {
-        const GenRecord r = c.steps[i].records[j];
-        for (GenRecord simpler : {GenRecord{0, r.value, r.ts}, GenRecord{r.key, 1, r.ts}, GenRecord{r.key, r.value, 0}}) {
-          if (simpler.key == r.key && simpler.value == r.value && simpler.ts == r.ts) continue;
-          Case t = c;
-          t.steps[i].records[j] = simpler;
-          if (fails(t)) {
-            c = std::move(t);
-            progress = true;
-            break;
-          }
-        }
-      }
-    }
-  }
-  return c;
-}
-
 template <class K, class Set>
 void run_differential(u64 base_seed, int cases) {
-  std::vector<u64> seeds;
-  if (const char* env = std::getenv("SLUICE_DIFF_SEED")) {
-    seeds.push_back(std::strtoull(env, nullptr, 0));
-  } else {
-    if (const char* env = std::getenv("SLUICE_DIFF_CASES")) cases = std::atoi(env);
-    for (int i = 0; i < cases; ++i) seeds.push_back(splitmix(base_seed + static_cast<u64>(i)));
-  }
-  Stats stats;
-  for (u64 seed : seeds) {
-    const Case c = generate(seed);
-    if (std::optional<std::string> diff = run_case<K, Set>(c, &stats)) {
-      const Case small = shrink<K, Set>(c);
-      INFO("aggregates: " << Set::names);
-      INFO("case:\n" << show_case<K>(c) << *diff);
-      const std::string small_diff = *run_case<K, Set>(small);
-      INFO("shrunk case:\n" << show_case<K>(small) << small_diff);
-      CAPTURE(seed);
-      FAIL("operator and reference differ");
-    }
-  }
-  if (std::getenv("SLUICE_DIFF_STATS"))
+  const std::vector<u64> seeds = seeds_to_run(base_seed, cases);
+  // Timestamps pick no count window: 0 makes a shrunk case easier to read.
+  const Stats stats =
+      check_cases(seeds, generate, run_case<K, Set>, show_case<K>, Set::names, ShrinkOptions{.try_zero_ts = true});
+  if (stats_requested())
     std::printf("%s: %llu cases, %llu records, %llu fired (%llu partial), %llu sliding, %llu size %% slide != 0, "
                 "%llu ending inside a window\n",
                 Set::names, (unsigned long long)stats.cases, (unsigned long long)stats.records,

@@ -4,11 +4,10 @@
 // 4 workers give the same results per key.
 #include <catch2/catch.hpp>
 
-#include <algorithm>
 #include <string>
 
+#include "job_support.hpp"
 #include "spec_window_harness.hpp"
-#include "support/harness.hpp"
 
 using namespace sluice;
 using namespace sluice::testing;
@@ -26,19 +25,10 @@ using Result = WindowResult<std::string, Vals>;
 // 3 keys, interleaved; out-of-order timestamps and ties; a watermark strategy
 // upstream (ignored by count windows).
 ScriptedSource<Ev> script() {
-  ScriptedSource<Ev> src;
-  Batch<Ev> b;
-  for (int i = 0; i < 40; ++i) {
+  return scripted_in_batches<Ev>(40, 9, [](int i) {
     const std::string key = i % 5 == 0 ? "c" : (i % 2 == 0 ? "a" : "b");
-    b.push_back(Record<Ev>{Ev{key, i}, static_cast<Timestamp>(100 - (i * 7) % 23)});
-    if (i % 9 == 8) {
-      src.push(std::move(b));
-      b.clear();
-    }
-  }
-  src.push(std::move(b));
-  src.end();
-  return src;
+    return Record<Ev>{Ev{key, i}, static_cast<Timestamp>(100 - (i * 7) % 23)};
+  });
 }
 
 std::vector<Record<Result>> run(std::size_t workers, CountWindows w) {
@@ -54,11 +44,7 @@ std::vector<Record<Result>> run(std::size_t workers, CountWindows w) {
   QueryMetrics m = job.run(QueryOptions{.workers = workers});
   CHECK(m.op("count-windows")->records_in == 40);
   CHECK(m.op("count-windows")->late_records == 0);
-  auto got = out.records();
-  // Keys may interleave differently across workers; each key's own order holds.
-  std::stable_sort(got.begin(), got.end(),
-                   [](const Record<Result>& a, const Record<Result>& b) { return a.value.key < b.value.key; });
-  return got;
+  return in_key_order(out.records());
 }
 
 }  // namespace

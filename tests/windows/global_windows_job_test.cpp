@@ -4,11 +4,10 @@
 // key's records in order, so 1, 2 and 4 workers give the same results per key.
 #include <catch2/catch.hpp>
 
-#include <algorithm>
 #include <string>
 
+#include "job_support.hpp"
 #include "spec_window_harness.hpp"
-#include "support/harness.hpp"
 
 using namespace sluice;
 using namespace sluice::testing;
@@ -22,19 +21,10 @@ struct Ev {
 };
 
 ScriptedSource<Ev> script() {
-  ScriptedSource<Ev> src;
-  Batch<Ev> b;
-  for (int i = 0; i < 25; ++i) {
+  return scripted_in_batches<Ev>(25, 7, [](int i) {
     const char* keys[] = {"a", "b", "a", "c"};
-    b.push_back(Record<Ev>{Ev{keys[i % 4], (i * 37) % 11}, 1000 + i});
-    if (i % 7 == 6) {
-      src.push(std::move(b));
-      b.clear();
-    }
-  }
-  src.push(std::move(b));
-  src.end();
-  return src;
+    return Record<Ev>{Ev{keys[i % 4], (i * 37) % 11}, 1000 + i};
+  });
 }
 
 template <class Result, class Spec, class... A>
@@ -49,11 +39,7 @@ std::vector<Record<Result>> run(std::size_t workers, const Spec& spec, A... aggs
       .sink(out);
   QueryMetrics m = job.run(QueryOptions{.workers = workers});
   CHECK(m.op("global-window")->records_in == 25);
-  auto got = out.records();
-  // Keys may interleave differently across workers; each key's own order holds.
-  std::stable_sort(got.begin(), got.end(),
-                   [](const Record<Result>& a, const Record<Result>& b) { return a.value.key < b.value.key; });
-  return got;
+  return in_key_order(out.records());
 }
 
 }  // namespace
@@ -135,10 +121,8 @@ TEST_CASE("global windows in a job: a user trigger with event-time timers (1 wor
   Job job("timers");
   CollectSink<Result> out;
   job.source(src)
-      .watermarks(punctuated([](const Ev& e, Timestamp ts) -> std::optional<Timestamp> {
-        return e.watermark ? std::optional<Timestamp>(ts) : std::nullopt;
-      }))
-      .filter([](const Ev& e) { return !e.watermark; })
+      .watermarks(watermarks_from_flagged_events())
+      .filter(is_data_event)
       .key_by([](const Ev& e) { return e.key; })
       .window(global().trigger(ThresholdOrTimeout{}))
       .aggregate(sum("v", &Ev::v), count())

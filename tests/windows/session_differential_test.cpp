@@ -25,10 +25,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <optional>
 #include <random>
@@ -40,29 +38,16 @@
 #include <utility>
 #include <vector>
 
+#include "differential_support.hpp"
 #include "session_harness.hpp"
 
 using namespace sluice;
 using namespace sluice::testing;
+using namespace sluice::testing::differential;
 
 namespace {
 
-using i64 = std::int64_t;
-using u64 = std::uint64_t;
-
 // ---- cases ----
-
-struct GenRecord {
-  int key = 0;  // index into the key pool
-  i64 value = 0;
-  Timestamp ts = 0;
-};
-
-struct Step {
-  enum Kind { kAdd, kBatch, kWatermark, kEnd } kind = kAdd;
-  std::vector<GenRecord> records;  // kAdd: one; kBatch: several
-  Timestamp wm = 0;                // kWatermark
-};
 
 struct Case {
   u64 seed = 0;
@@ -70,26 +55,6 @@ struct Case {
   int keys = 1;
   std::vector<Step> steps;
 };
-
-template <class K>
-K key_of(int i);
-template <>
-std::string key_of<std::string>(int i) {
-  static const char* const pool[] = {"a", "b", "", "a-rather-long-key-that-does-not-fit-in-sso", "k4"};
-  return pool[i];
-}
-template <>
-i64 key_of<i64>(int i) {
-  static const i64 pool[] = {0, -1, 42, i64{1} << 40, -7};
-  return pool[i];
-}
-
-u64 splitmix(u64 x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
 
 Case generate(u64 seed) {
   std::mt19937_64 rng(seed);
@@ -188,50 +153,14 @@ Case generate(u64 seed) {
 }
 
 template <class K>
-std::string show_key(const K& k) {
-  std::ostringstream os;
-  if constexpr (std::is_same_v<K, std::string>)
-    os << '"' << k << '"';
-  else
-    os << k;
-  return os.str();
-}
-
-template <class K>
-std::string show_record(const GenRecord& r) {
-  std::ostringstream os;
-  os << "{" << show_key(key_of<K>(r.key)) << ", " << r.value << ", " << r.ts << "}";
-  return os.str();
-}
-
-template <class K>
 std::string show_case(const Case& c) {
   std::ostringstream os;
   os << "seed=" << c.seed << " session gap=" << c.gap << " lateness=" << c.lateness
      << " max_sessions=" << (c.max_sessions == 0 ? std::string("unbounded") : std::to_string(c.max_sessions)) << "\n";
-  for (std::size_t i = 0; i < c.steps.size(); ++i) {
-    const Step& s = c.steps[i];
-    os << "  #" << i << " ";
-    switch (s.kind) {
-      case Step::kAdd: os << "add " << show_record<K>(s.records[0]); break;
-      case Step::kBatch:
-        os << "add_batch {";
-        for (std::size_t j = 0; j < s.records.size(); ++j) os << (j ? ", " : "") << show_record<K>(s.records[j]);
-        os << "}";
-        break;
-      case Step::kWatermark: os << "watermark " << s.wm; break;
-      case Step::kEnd: os << "end_of_input"; break;
-    }
-    os << "\n";
-  }
-  return os.str();
+  return os.str() + show_steps<K>(c.steps);
 }
 
 // ---- aggregate sets ----
-
-struct Ident {
-  i64 operator()(i64 x) const { return x; }
-};
 
 struct RefRecord {
   i64 value;
@@ -239,37 +168,10 @@ struct RefRecord {
   u64 seq;  // arrival number
 };
 
-/// Every aggregate of a session, computed from its records in arrival order.
-struct Full {
-  u64 count = 0;
-  i64 sum = 0, min = 0, max = 0, first = 0, last = 0;
-  double avg = 0;
-  std::vector<i64> list;  // by timestamp, ties in arrival order
-};
-
-Full compute(std::vector<RefRecord> rs) {
+/// The aggregates of a session: its records come in merge order.
+Full compute_in_arrival_order(std::vector<RefRecord> rs) {
   std::sort(rs.begin(), rs.end(), [](const RefRecord& a, const RefRecord& b) { return a.seq < b.seq; });
-  Full f;
-  f.count = rs.size();
-  f.min = f.max = f.first = f.last = rs.at(0).value;
-  Timestamp first_ts = rs[0].ts, last_ts = rs[0].ts;
-  for (const RefRecord& r : rs) {
-    f.sum += r.value;
-    f.min = std::min(f.min, r.value);
-    f.max = std::max(f.max, r.value);
-    if (r.ts < first_ts) {  // ties: the earliest arrival stays
-      first_ts = r.ts;
-      f.first = r.value;
-    }
-    if (r.ts >= last_ts) {  // ties: the latest arrival wins
-      last_ts = r.ts;
-      f.last = r.value;
-    }
-  }
-  f.avg = static_cast<double>(f.sum) / static_cast<double>(f.count);
-  std::stable_sort(rs.begin(), rs.end(), [](const RefRecord& a, const RefRecord& b) { return a.ts < b.ts; });
-  for (const RefRecord& r : rs) f.list.push_back(r.value);
-  return f;
+  return compute(std::move(rs));
 }
 
 /// count, sum, min, max, first, last, avg.
@@ -328,7 +230,8 @@ class Reference {
       sort_by_start(list);
       while (max_sessions_ != 0 && static_cast<i64>(list.size()) > max_sessions_) {
         Session& oldest = list.front();
-        if (!oldest.fired) emit(key, oldest, Set::project(compute(oldest.records)), ChangeKind::kInsert);
+        if (!oldest.fired)
+          emit(key, oldest, Set::project(compute_in_arrival_order(oldest.records)), ChangeKind::kInsert);
         list.erase(list.begin());
         ++evicted_;
       }
@@ -339,7 +242,7 @@ class Reference {
       Session& s = met[0];
       s.records.push_back(rec);
       if (s.fired) {
-        Vals now = Set::project(compute(s.records));
+        Vals now = Set::project(compute_in_arrival_order(s.records));
         emit(key, s, s.last, ChangeKind::kUpdateBefore);
         emit(key, s, now, ChangeKind::kUpdateAfter);
         s.last = now;
@@ -411,7 +314,7 @@ class Reference {
 
   void fire_if_due(const K& key, Session& s) {
     if (wm_ == kMinTimestamp || s.end - 1 > wm_) return;
-    s.last = Set::project(compute(s.records));
+    s.last = Set::project(compute_in_arrival_order(s.records));
     s.fired = true;
     emit(key, s, s.last, ChangeKind::kInsert);
   }
@@ -429,64 +332,7 @@ class Reference {
   u64 late_count_ = 0, evicted_ = 0;
 };
 
-// ---- comparing ----
-
-template <class V>
-bool close_enough(const V& a, const V& b) {
-  if constexpr (std::is_floating_point_v<V>)
-    return a == b || std::fabs(a - b) <= 1e-9 * std::max({1.0, std::fabs(a), std::fabs(b)});
-  else
-    return a == b;
-}
-
-template <class Tuple>
-bool values_equal(const Tuple& a, const Tuple& b) {
-  return [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return (close_enough(std::get<I>(a), std::get<I>(b)) && ...);
-  }(std::make_index_sequence<std::tuple_size_v<Tuple>>{});
-}
-
-template <class Out>
-bool same_result(const Record<Out>& a, const Record<Out>& b) {
-  return a.ts_us == b.ts_us && a.value.key == b.value.key && a.value.window == b.value.window &&
-         a.value.kind == b.value.kind && values_equal(a.value.values, b.value.values);
-}
-
-template <class V>
-void show_value(std::ostream& os, const V& v) {
-  if constexpr (std::is_same_v<V, std::vector<i64>>) {
-    os << '[';
-    for (std::size_t i = 0; i < v.size(); ++i) os << (i ? " " : "") << v[i];
-    os << ']';
-  } else {
-    os << v;
-  }
-}
-
-template <class Out>
-std::string show_results(const std::vector<Record<Out>>& rs) {
-  std::ostringstream os;
-  if (rs.empty()) os << "    (none)\n";
-  for (const auto& r : rs) {
-    os << "    " << to_string(r.value.kind) << " " << show_key(r.value.key) << " " << r.value.window << " (";
-    std::apply(
-        [&](const auto&... v) {
-          int i = 0;
-          ((os << (i++ ? ", " : ""), show_value(os, v)), ...);
-        },
-        r.value.values);
-    os << ") @" << r.ts_us << "\n";
-  }
-  return os.str();
-}
-
-std::string show_late(const std::vector<Record<i64>>& rs) {
-  std::ostringstream os;
-  os << "   ";
-  if (rs.empty()) os << " (none)";
-  for (const auto& r : rs) os << " {" << r.value << " @" << r.ts_us << "}";
-  return os.str() + "\n";
-}
+// ---- running ----
 
 struct Stats {
   u64 cases = 0, records = 0, negative_ts = 0, fired = 0, late_inserts = 0, updates = 0, deletes = 0, bridges = 0,
@@ -506,52 +352,9 @@ std::optional<std::string> run_case(const Case& c, Stats* stats = nullptr) {
 
   for (std::size_t i = 0; i < c.steps.size(); ++i) {
     const Step& s = c.steps[i];
-    switch (s.kind) {
-      case Step::kAdd: {
-        const GenRecord& r = s.records[0];
-        h.add(key_of<K>(r.key), r.value, r.ts);
-        ref.add(key_of<K>(r.key), r.value, r.ts);
-        break;
-      }
-      case Step::kBatch: {
-        std::vector<std::tuple<K, i64, Timestamp>> batch;
-        for (const GenRecord& r : s.records) {
-          batch.emplace_back(key_of<K>(r.key), r.value, r.ts);
-          ref.add(key_of<K>(r.key), r.value, r.ts);
-        }
-        h.add_batch(std::move(batch));
-        break;
-      }
-      case Step::kWatermark:
-        h.watermark(s.wm);
-        ref.watermark(s.wm);
-        break;
-      case Step::kEnd:
-        h.end_of_input();
-        ref.watermark(kMaxTimestamp);
-        break;
-    }
-    std::vector<Record<Out>> got = h.take(), want = ref.take();
-    std::vector<Record<i64>> got_late = h.take_late(), want_late = ref.take_late();
-    if (s.kind == Step::kWatermark || s.kind == Step::kEnd) {
-      // Keys fire in hash order: compare sorted by (window end, key).
-      auto by_end_key = [](const Record<Out>& a, const Record<Out>& b) {
-        return std::tie(a.value.window.end, a.value.key) < std::tie(b.value.window.end, b.value.key);
-      };
-      std::stable_sort(got.begin(), got.end(), by_end_key);
-      std::stable_sort(want.begin(), want.end(), by_end_key);
-    }
-    const bool same = got.size() == want.size() && std::equal(got.begin(), got.end(), want.begin(), same_result<Out>) &&
-                      got_late == want_late;
-    if (!same) {
-      std::ostringstream os;
-      os << "after step #" << i << "\n  expected:\n"
-         << show_results(want) << "  got:\n"
-         << show_results(got) << "  expected late:\n"
-         << show_late(want_late) << "  got late:\n"
-         << show_late(got_late);
-      return os.str();
-    }
+    run_step<K>(s, h, ref);
+    const StepOutput<Out> got = take_output<Out>(s, h), want = take_output<Out>(s, ref);
+    if (std::optional<std::string> diff = describe_difference(i, want, got)) return diff;
     if (h.key_count() != ref.key_count() || h.session_count() != ref.session_count() || h.evicted() != ref.evicted()) {
       std::ostringstream os;
       os << "after step #" << i << ": keys/sessions/evicted are " << h.key_count() << "/" << h.session_count() << "/"
@@ -565,9 +368,7 @@ std::optional<std::string> run_case(const Case& c, Stats* stats = nullptr) {
       }
     }
   }
-  if (h.late_count() != ref.late_count())
-    return "late_count() is " + std::to_string(h.late_count()) + ", expected " + std::to_string(ref.late_count());
-  if (h.key_count() != 0) return "key_count() is " + std::to_string(h.key_count()) + " after end_of_input";
+  if (std::optional<std::string> diff = describe_end_difference(h, ref)) return diff;
   if (stats != nullptr) {
     ++stats->cases;
     stats->late += ref.late_count();
@@ -582,76 +383,11 @@ std::optional<std::string> run_case(const Case& c, Stats* stats = nullptr) {
   return std::nullopt;
 }
 
-/// Makes a failing case smaller while it keeps failing: drops steps and
-/// records, and simplifies values.
-template <class K, class Set>
-Case shrink(Case c) {
-  auto fails = [](const Case& t) { return run_case<K, Set>(t).has_value(); };
-  for (bool progress = true; progress;) {
-    progress = false;
-    for (std::size_t i = 0; i + 1 < c.steps.size();) {  // keep the final end_of_input
-      Case t = c;
-      t.steps.erase(t.steps.begin() + static_cast<std::ptrdiff_t>(i));
-      if (fails(t)) {
-        c = std::move(t);
-        progress = true;
-      } else {
-        ++i;
-      }
-    }
-    for (std::size_t i = 0; i < c.steps.size(); ++i) {
-      for (std::size_t j = 0; c.steps[i].kind == Step::kBatch && c.steps[i].records.size() > 1 &&
-                              j < c.steps[i].records.size();) {
-        Case t = c;
-        t.steps[i].records.erase(t.steps[i].records.begin() + static_cast<std::ptrdiff_t>(j));
-        if (fails(t)) {
-          c = std::move(t);
-          progress = true;
-        } else {
-          ++j;
-        }
-      }
-      for (std::size_t j = 0; j < c.steps[i].records.size(); ++j) {
-        const GenRecord r = c.steps[i].records[j];
-        for (GenRecord simpler : {GenRecord{0, r.value, r.ts}, GenRecord{r.key, 1, r.ts}}) {
-          if (simpler.key == r.key && simpler.value == r.value) continue;
-          Case t = c;
-          t.steps[i].records[j] = simpler;
-          if (fails(t)) {
-            c = std::move(t);
-            progress = true;
-            break;
-          }
-        }
-      }
-    }
-  }
-  return c;
-}
-
 template <class K, class Set>
 void run_differential(u64 base_seed, int cases) {
-  std::vector<u64> seeds;
-  if (const char* env = std::getenv("SLUICE_DIFF_SEED")) {
-    seeds.push_back(std::strtoull(env, nullptr, 0));
-  } else {
-    if (const char* env = std::getenv("SLUICE_DIFF_CASES")) cases = std::atoi(env);
-    for (int i = 0; i < cases; ++i) seeds.push_back(splitmix(base_seed + static_cast<u64>(i)));
-  }
-  Stats stats;
-  for (u64 seed : seeds) {
-    const Case c = generate(seed);
-    if (std::optional<std::string> diff = run_case<K, Set>(c, &stats)) {
-      const Case small = shrink<K, Set>(c);
-      INFO("aggregates: " << Set::names);
-      INFO("case:\n" << show_case<K>(c) << *diff);
-      const std::string small_diff = *run_case<K, Set>(small);
-      INFO("shrunk case:\n" << show_case<K>(small) << small_diff);
-      CAPTURE(seed);
-      FAIL("operator and reference differ");
-    }
-  }
-  if (std::getenv("SLUICE_DIFF_STATS"))
+  const std::vector<u64> seeds = seeds_to_run(base_seed, cases);
+  const Stats stats = check_cases(seeds, generate, run_case<K, Set>, show_case<K>, Set::names);
+  if (stats_requested())
     std::printf("%s: %llu cases, %llu records (%llu negative ts), %llu fired, %llu late inserts, %llu updates, "
                 "%llu deletes, %llu bridges, %llu merges, %llu late drops, %llu evicted\n",
                 Set::names, (unsigned long long)stats.cases, (unsigned long long)stats.records,

@@ -2,11 +2,9 @@
 // count, and late records reach the late side output.
 #include <catch2/catch.hpp>
 
-#include <algorithm>
 #include <map>
-#include <mutex>
 
-#include "support/harness.hpp"
+#include "job_support.hpp"
 
 using namespace sluice;
 using namespace sluice::testing;
@@ -14,44 +12,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Bid {
-  std::uint64_t auction;
-  std::uint64_t price;
-};
-
-std::uint64_t mix(std::uint64_t x) { return detail::mix64(x + 0x9E3779B97F4A7C15ULL); }
-
-// Bid i: one of 200 auctions, its timestamp up to 50 µs out of order behind
-// a rising clock; an auction sees a bid every 2000 µs on average.
-Timestamp bid_time(std::uint64_t i) { return static_cast<Timestamp>(i * 10 + mix(i) % 50); }
-
 using Result = WindowResult<std::uint64_t, std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>>;
 
 std::vector<Result> run(std::size_t workers, SessionWindows w) {
-  Job job("bids");
-  auto results = std::make_shared<std::vector<Result>>();
-  auto mu = std::make_shared<std::mutex>();
-  job.source(Generator(GeneratorOptions{.count = 20'000, .chunk = 64},
-                       [](std::uint64_t i) { return std::pair<std::uint64_t, Bid>(i, Bid{mix(i) % 200, (mix(i) >> 8) % 1000}); }))
-      .assign_timestamps([](const std::pair<std::uint64_t, Bid>& p) { return bid_time(p.first); })
-      .watermarks(bounded_out_of_orderness(std::chrono::microseconds(60)).with_emit_interval(0us))
-      .map([](const std::pair<std::uint64_t, Bid>& p) { return p.second; })
-      .key_by([](const Bid& b) { return b.auction; })
-      .window(w)
-      .allowed_lateness(100us)
-      .aggregate(count(), sum("price", &Bid::price), max("price", &Bid::price))
-      .sink(CallbackSink<Result>([results, mu](const Result& r) {
-        std::lock_guard lock(*mu);
-        results->push_back(r);
-      }));
-  QueryOptions o;
-  o.workers = workers;
-  QueryMetrics m = job.run(o);
-  CHECK(m.late_records == 0);
-  std::sort(results->begin(), results->end(), [](const Result& a, const Result& b) {
-    return std::tie(a.window, a.key) < std::tie(b.window, b.key);
+  return run_bids<Result>(workers, [&](const auto& bids) {
+    return bids.window(w).allowed_lateness(100us).aggregate(count(), sum("price", &Bid::price),
+                                                            max("price", &Bid::price));
   });
-  return *results;
 }
 
 }  // namespace
@@ -64,7 +31,7 @@ TEST_CASE("session results are identical on 1, 2 and 4 workers") {
       CHECK(r.kind == ChangeKind::kInsert);  // nothing is late: no corrections
       counted += r.get<0>();
     }
-    CHECK(counted == 20'000);  // every record in exactly one session
+    CHECK(counted == kBidCount);  // every record in exactly one session
     // Sessions of one key neither overlap nor touch (sorted by start here).
     std::map<std::uint64_t, Timestamp> last_end;
     std::size_t touching = 0;
@@ -78,7 +45,7 @@ TEST_CASE("session results are identical on 1, 2 and 4 workers") {
     CHECK(touching == 0);
     INFO("gap " << w.gap_us << " us: " << one.size() << " sessions");
     CHECK(one.size() > 200);
-    CHECK(one.size() < 20'000);
+    CHECK(one.size() < kBidCount);
     CHECK(run(2, w) == one);
     CHECK(run(4, w) == one);
   }
@@ -102,10 +69,8 @@ TEST_CASE("late records reach the late side output of a session job, and are cou
   OutputTag<Ev> late("late");
   Job job("late");
   auto results = job.source(src)
-                     .watermarks(punctuated([](const Ev& e, Timestamp ts) -> std::optional<Timestamp> {
-                       return e.watermark ? std::optional<Timestamp>(ts) : std::nullopt;
-                     }))
-                     .filter([](const Ev& e) { return !e.watermark; })
+                     .watermarks(watermarks_from_flagged_events())
+                     .filter(is_data_event)
                      .key_by([](const Ev& e) { return e.key; })
                      .window(session(10us))
                      .allowed_lateness(5us)

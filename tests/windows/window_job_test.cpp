@@ -2,10 +2,7 @@
 // late records reach the late side output.
 #include <catch2/catch.hpp>
 
-#include <algorithm>
-#include <mutex>
-
-#include "support/harness.hpp"
+#include "job_support.hpp"
 
 using namespace sluice;
 using namespace sluice::testing;
@@ -13,42 +10,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Bid {
-  std::uint64_t auction;
-  std::uint64_t price;
-};
-
-std::uint64_t mix(std::uint64_t x) { return detail::mix64(x + 0x9E3779B97F4A7C15ULL); }
-
-// Bid i: one of 200 auctions, its timestamp up to 50 µs out of order
-// behind a rising clock.
-Timestamp bid_time(std::uint64_t i) { return static_cast<Timestamp>(i * 10 + mix(i) % 50); }
-
 template <class Result>
 std::vector<Result> run(std::size_t workers, TimeWindows w) {
-  Job job("bids");
-  auto results = std::make_shared<std::vector<Result>>();
-  auto mu = std::make_shared<std::mutex>();
-  job.source(Generator(GeneratorOptions{.count = 20'000, .chunk = 64},
-                       [](std::uint64_t i) { return std::pair<std::uint64_t, Bid>(i, Bid{mix(i) % 200, (mix(i) >> 8) % 1000}); }))
-      .assign_timestamps([](const std::pair<std::uint64_t, Bid>& p) { return bid_time(p.first); })
-      .watermarks(bounded_out_of_orderness(std::chrono::microseconds(60)).with_emit_interval(0us))
-      .map([](const std::pair<std::uint64_t, Bid>& p) { return p.second; })
-      .key_by([](const Bid& b) { return b.auction; })
-      .window(w)
-      .aggregate(count(), sum("price", &Bid::price), max("price", &Bid::price))
-      .sink(CallbackSink<Result>([results, mu](const Result& r) {
-        std::lock_guard lock(*mu);
-        results->push_back(r);
-      }));
-  QueryOptions o;
-  o.workers = workers;
-  QueryMetrics m = job.run(o);
-  CHECK(m.late_records == 0);
-  std::sort(results->begin(), results->end(), [](const Result& a, const Result& b) {
-    return std::tie(a.window, a.key) < std::tie(b.window, b.key);
+  return run_bids<Result>(workers, [&](const auto& bids) {
+    return bids.window(w).aggregate(count(), sum("price", &Bid::price), max("price", &Bid::price));
   });
-  return *results;
 }
 
 }  // namespace
@@ -60,7 +26,7 @@ TEST_CASE("window results are identical on 1, 2 and 4 workers") {
     // Every record is counted size/slide times.
     std::uint64_t counted = 0;
     for (const auto& r : one) counted += r.get<0>();
-    CHECK(counted == 20'000 * static_cast<std::uint64_t>(w.size_us / w.slide_us));
+    CHECK(counted == kBidCount * static_cast<std::uint64_t>(w.size_us / w.slide_us));
     CHECK(run<Result>(2, w) == one);
     CHECK(run<Result>(4, w) == one);
   }
@@ -82,10 +48,8 @@ TEST_CASE("late records reach the late side output of a job, and are counted") {
   OutputTag<Ev> late("late");
   Job job("late");
   auto results = job.source(src)
-                     .watermarks(punctuated([](const Ev& e, Timestamp ts) -> std::optional<Timestamp> {
-                       return e.watermark ? std::optional<Timestamp>(ts) : std::nullopt;
-                     }))
-                     .filter([](const Ev& e) { return !e.watermark; })
+                     .watermarks(watermarks_from_flagged_events())
+                     .filter(is_data_event)
                      .key_by([](const Ev& e) { return e.key; })
                      .window(tumbling(10us))
                      .late_data(late)
