@@ -119,11 +119,41 @@ Figures measure(std::uint64_t n, int runs, F&& run) {
   return Figures{wall[wall.size() / 2], cpu[cpu.size() / 2]};
 }
 
-inline void print_row(const char* what, const Figures& f, const Figures& loop, const Figures* one_worker) {
+/// One timed run of `run` over n events.
+template <class F>
+Figures time_once(std::uint64_t n, F&& run) {
+  const double c0 = cpu_seconds();
+  const auto t0 = std::chrono::steady_clock::now();
+  run();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return Figures{static_cast<double>(n) / secs, static_cast<double>(n) / (cpu_seconds() - c0)};
+}
+
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+/// Per-field medians of several runs' figures.
+inline Figures median(const std::vector<Figures>& runs) {
+  std::vector<double> wall, cpu;
+  for (const Figures& f : runs) {
+    wall.push_back(f.events_per_s);
+    cpu.push_back(f.events_per_cpu_s);
+  }
+  return Figures{median(wall), median(cpu)};
+}
+
+/// A row of figures; `vs_loop`: this row's speed over the loop's.
+inline void print_row(const char* what, const Figures& f, double vs_loop, const Figures* one_worker) {
   std::printf("  %-26s %9.1f M ev/s  %9.1f M ev/CPU-s  %5.2fx loop", what, f.events_per_s / 1e6,
-              f.events_per_cpu_s / 1e6, f.events_per_s / loop.events_per_s);
+              f.events_per_cpu_s / 1e6, vs_loop);
   if (one_worker) std::printf("  %5.2fx 1 worker", f.events_per_s / one_worker->events_per_s);
   std::printf("\n");
+}
+
+inline void print_row(const char* what, const Figures& f, const Figures& loop, const Figures* one_worker) {
+  print_row(what, f, f.events_per_s / loop.events_per_s, one_worker);
 }
 
 /// Parses "1,2,4".

@@ -205,27 +205,43 @@ std::string describe(const SumsB& s) {
          std::to_string(s.sum_sum) + ", mix " + mix;
 }
 
-// Runs one workload: the loop, then Sluice per worker count; checks every
-// Sluice result against the loop's checksums. False on a mismatch.
+// Runs one workload: R rounds of the loop followed by Sluice at each worker
+// count, back to back, so a round's figures share the machine's state (this
+// VM's speed drifts by 20% over minutes). Prints the medians and, as "x
+// loop", the median of each round's ratio. Checks every Sluice result
+// against the loop's checksums; false on a mismatch.
 template <class Sums, class Loop, class Framework>
 bool run_workload(const char* name, std::uint64_t n, int runs, const std::vector<std::size_t>& worker_counts,
                   Loop loop_fn, Framework sluice_fn) {
   const Sums want = loop_fn(n);
   std::printf("workload %s: %s\n", name, describe(want).c_str());
   volatile bool same = true;  // keeps the timed loop from being optimized away
-  Figures loop = measure(n, runs, [&] { same = same && loop_fn(n) == want; });
-  print_row("hand-written loop", loop, loop, nullptr);
+  std::vector<Figures> loop_runs;
+  std::vector<std::vector<Figures>> sluice_runs(worker_counts.size());
+  std::vector<std::vector<double>> ratios(worker_counts.size());
   bool ok = true;
-  Figures one{};
-  for (std::size_t w : worker_counts) {
-    Sums got;
-    Figures f = measure(n, runs, [&] { got = sluice_fn(n, w); });
-    if (!(got == want)) {
-      std::printf("  CHECKSUM MISMATCH (workers %zu): %s\n", w, describe(got).c_str());
-      ok = false;
+  for (int r = 0; r < runs; ++r) {
+    const Figures loop = time_once(n, [&] { same = same && loop_fn(n) == want; });
+    loop_runs.push_back(loop);
+    for (std::size_t k = 0; k < worker_counts.size(); ++k) {
+      Sums got;
+      const Figures f = time_once(n, [&] { got = sluice_fn(n, worker_counts[k]); });
+      if (!(got == want)) {
+        std::printf("  CHECKSUM MISMATCH (workers %zu): %s\n", worker_counts[k], describe(got).c_str());
+        ok = false;
+      }
+      sluice_runs[k].push_back(f);
+      ratios[k].push_back(f.events_per_s / loop.events_per_s);
     }
+  }
+  const Figures loop = median(loop_runs);
+  print_row("hand-written loop", loop, 1.0, nullptr);
+  Figures one{};
+  for (std::size_t k = 0; k < worker_counts.size(); ++k) {
+    const std::size_t w = worker_counts[k];
+    const Figures f = median(sluice_runs[k]);
     std::string label = "sluice, " + std::to_string(w) + " worker" + (w > 1 ? "s" : "");
-    print_row(label.c_str(), f, loop, w > 1 ? &one : nullptr);
+    print_row(label.c_str(), f, median(ratios[k]), w > 1 && one.events_per_s > 0 ? &one : nullptr);
     if (w == 1) one = f;
   }
   return ok;
