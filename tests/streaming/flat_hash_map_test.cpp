@@ -113,3 +113,38 @@ TEST_CASE("FlatHashMap iterates every entry once (empty, after erases)", "[strea
     if (i % 3 != 0) want.emplace_back(i, i * i);
   CHECK(seen == want);
 }
+
+TEST_CASE("FlatHashMap copies and moves keep both maps usable", "[streaming]") {
+  FlatHashMap<std::uint64_t, int> a;
+  FlatHashMap<std::uint64_t, int> empty_copy(a);  // copies of an empty map work too
+  CHECK(empty_copy.find(1) == nullptr);
+  CHECK(empty_copy.try_emplace(1, 1).second);
+  for (std::uint64_t k = 0; k < 100; ++k) a.try_emplace(k, static_cast<int>(k));
+
+  FlatHashMap<std::uint64_t, int> b(a);
+  *a.find(5) = -5;
+  a.erase(6);
+  CHECK(*b.find(5) == 5);  // the copy has arrays of its own
+  CHECK(*b.find(6) == 6);
+  CHECK(b.size() == 100);
+
+  FlatHashMap<std::uint64_t, int> c(std::move(a));
+  CHECK(c.size() == 99);
+  CHECK(*c.find(5) == -5);
+  CHECK(a.empty());  // NOLINT(bugprone-use-after-move): a moved-from map is empty and usable
+  CHECK(a.find(5) == nullptr);
+  CHECK(a.try_emplace(7, 70).second);
+  CHECK(*a.find(7) == 70);
+
+  b = c;  // copy assignment replaces b's entries
+  CHECK(b.size() == 99);
+  CHECK(b.find(6) == nullptr);
+  auto& self = b;
+  b = self;
+  CHECK(b.size() == 99);
+  a = std::move(b);
+  CHECK(a.size() == 99);
+  CHECK(*a.find(5) == -5);
+  CHECK(b.empty());
+  CHECK(b.try_emplace(1, 1).second);
+}
