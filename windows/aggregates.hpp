@@ -320,8 +320,12 @@ struct FieldSpec {
   }
 };
 
+/// The spec of aggregate `op` over `field`; without a field name, an
+/// extractor that knows its field (RowField) names it.
 template <template <class, class> class Agg, class F>
 FieldSpec<Agg, F> field_spec(const char* op, std::string field, F f) {
+  if constexpr (requires { f.field_name(); })
+    if (field.empty()) field = f.field_name();
   return FieldSpec<Agg, F>{field.empty() ? std::string(op) : std::string(op) + "_" + field, std::move(f)};
 }
 
@@ -443,8 +447,9 @@ auto approx_distinct(std::string field, F extractor, int precision = 12) {
 }
 template <class F>
 auto approx_distinct(F extractor, int precision = 12) {
-  detail::validate_hll_precision("approx_distinct", precision);
-  return detail::ApproxDistinctSpec<F>{"approx_distinct", std::move(extractor), precision};
+  std::string field;
+  if constexpr (requires { extractor.field_name(); }) field = extractor.field_name();
+  return approx_distinct(std::move(field), std::move(extractor), precision);
 }
 
 /// Every value of the window (std::vector<V>) ordered by timestamp, equal

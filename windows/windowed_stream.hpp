@@ -12,6 +12,9 @@
 // Each result carries the key, the window, the aggregate values (a tuple in
 // the order given; `r.get<1>()`) and a ChangeKind. `field_names()` on the
 // windowed stream lists the values' names ("count", "sum_price").
+//
+// Without a key, `bids.window_all(tumbling(1s)).aggregate(count())` windows
+// the whole stream on one worker; its results carry the key NoKey{}.
 #pragma once
 
 #include <chrono>

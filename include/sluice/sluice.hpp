@@ -27,6 +27,7 @@
 #include "windows/global_window_operator.hpp"
 #include "windows/global_windows.hpp"
 #include "windows/session_window_operator.hpp"
+#include "windows/row_fields.hpp"
 #include "windows/session_windows.hpp"
 #include "windows/triggers.hpp"
 #include "windows/window.hpp"
