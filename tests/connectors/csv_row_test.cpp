@@ -6,8 +6,11 @@
 #include "streaming/errors.hpp"
 #include "streaming/row.hpp"
 #include "streaming/schema.hpp"
+#include "support/thrown.hpp"
 
 using namespace sluice;
+
+using sluice::testing::thrown_message;
 
 namespace {
 
@@ -34,16 +37,6 @@ Value value_of(std::string_view line, const SchemaRef& schema) {
   INFO(r.error);
   REQUIRE(r.ok());
   return (*r.row)[0];
-}
-
-template <class E, class F>
-std::string thrown(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "no throw";
 }
 
 }  // namespace
@@ -216,9 +209,9 @@ TEST_CASE("parse_csv_header splits and unquotes names", "[connectors]") {
         std::vector<std::string>{"card id", "a,\"b\""});
   CHECK(parse_csv_header("\xEF\xBB\xBF" "a;b\r", ';') == std::vector<std::string>{"a", "b"});
   CHECK(parse_csv_header("") == std::vector<std::string>{""});
-  CHECK(thrown<ConfigError>([] { parse_csv_header(R"(a,"b)"); }) ==
+  CHECK(thrown_message<ConfigError>([] { parse_csv_header(R"(a,"b)"); }) ==
         "csv: malformed header: unterminated quoted field starting at offset 2");
-  CHECK(thrown<ConfigError>([] { parse_csv_header("a", '"'); }) ==
+  CHECK(thrown_message<ConfigError>([] { parse_csv_header("a", '"'); }) ==
         "csv: invalid delimiter (must not be '\"', CR or LF)");
 }
 
@@ -241,7 +234,7 @@ TEST_CASE("check_csv_header maps columns to fields", "[connectors]") {
 
 TEST_CASE("check_csv_header rejects unknown, duplicate and missing columns", "[connectors]") {
   const SchemaRef s = cards();
-  CHECK(thrown<UnknownFieldError>([&] { check_csv_header({"card_id", "amout"}, *s, "read_cards"); }) ==
+  CHECK(thrown_message<UnknownFieldError>([&] { check_csv_header({"card_id", "amout"}, *s, "read_cards"); }) ==
         "read_cards: field 'amout': CSV column not in schema (card_id, amount, count)");
   try {
     check_csv_header({"card_id", "amout"}, *s, "read_cards");
@@ -249,8 +242,8 @@ TEST_CASE("check_csv_header rejects unknown, duplicate and missing columns", "[c
     CHECK(e.field() == "amout");
     CHECK(e.operator_name() == "read_cards");
   }
-  CHECK(thrown<GraphError>([&] { check_csv_header({"card_id", "amount", "card_id"}, *s, "op"); }) ==
+  CHECK(thrown_message<GraphError>([&] { check_csv_header({"card_id", "amount", "card_id"}, *s, "op"); }) ==
         "op: field 'card_id': CSV header names this column twice");
-  CHECK(thrown<GraphError>([&] { check_csv_header({"card_id", "count"}, *s, "op"); }) ==
+  CHECK(thrown_message<GraphError>([&] { check_csv_header({"card_id", "count"}, *s, "op"); }) ==
         "op: field 'amount': non-nullable field missing from CSV header (card_id, count)");
 }

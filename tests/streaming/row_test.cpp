@@ -5,8 +5,11 @@
 #include "streaming/errors.hpp"
 #include "streaming/row.hpp"
 #include "streaming/schema.hpp"
+#include "support/thrown.hpp"
 
 using namespace sluice;
+
+using sluice::testing::thrown_message;
 
 namespace {
 
@@ -14,16 +17,6 @@ SchemaRef cards() {
   return Schema::make({{"card_id", ValueType::kString},
                        {"amount", ValueType::kDouble},
                        {"note", ValueType::kString, true}});
-}
-
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "no throw";
 }
 
 }  // namespace
@@ -50,11 +43,11 @@ TEST_CASE("Schema::require resolves or throws naming operator and field", "[stre
   const SchemaRef s = cards();
   CHECK(s->require("amount", "sum") == 1);
   CHECK(s->require("amount", ValueType::kDouble, "sum") == 1);
-  CHECK(error_of<UnknownFieldError>([&] { s->require("amout", "parse_cards"); }) ==
+  CHECK(thrown_message<UnknownFieldError>([&] { s->require("amout", "parse_cards"); }) ==
         "parse_cards: field 'amout': no such field in schema (card_id, amount, note)");
-  CHECK(error_of<UnknownFieldError>([&] { s->require("x", ValueType::kInt64, "f"); }) ==
+  CHECK(thrown_message<UnknownFieldError>([&] { s->require("x", ValueType::kInt64, "f"); }) ==
         "f: field 'x': no such field in schema (card_id, amount, note)");
-  CHECK(error_of<TypeMismatchError>([&] { s->require("card_id", ValueType::kDouble, "sum"); }) ==
+  CHECK(thrown_message<TypeMismatchError>([&] { s->require("card_id", ValueType::kDouble, "sum"); }) ==
         "sum: field 'card_id': expected double, schema has string");
   try {
     s->require("amout", "parse_cards");
@@ -65,12 +58,12 @@ TEST_CASE("Schema::require resolves or throws naming operator and field", "[stre
 }
 
 TEST_CASE("Schema rejects duplicate, empty and null-typed fields", "[streaming]") {
-  CHECK(error_of<GraphError>([] {
+  CHECK(thrown_message<GraphError>([] {
           Schema::make({{"a", ValueType::kInt64}, {"b", ValueType::kInt64}, {"a", ValueType::kString}});
         }) == "schema: field 'a': duplicate field name in schema");
-  CHECK(error_of<GraphError>([] { Schema({{"", ValueType::kInt64}}, "src"); }) ==
+  CHECK(thrown_message<GraphError>([] { Schema({{"", ValueType::kInt64}}, "src"); }) ==
         "src: field #0 has an empty name");
-  CHECK(error_of<GraphError>([] { Schema::make({{"n", ValueType::kNull}}); }) ==
+  CHECK(thrown_message<GraphError>([] { Schema::make({{"n", ValueType::kNull}}); }) ==
         "schema: field 'n': type null is not a field type (use nullable = true)");
   CHECK(Schema::make({})->size() == 0);
 }
@@ -90,7 +83,7 @@ TEST_CASE("Row holds values by position", "[streaming]") {
   CHECK(row[2].is_null());
   CHECK_THROWS_AS(row.at(3), std::out_of_range);
   CHECK(row.get("amount") == Value(12.5));
-  CHECK(error_of<UnknownFieldError>([&] { row.get("amt"); }) ==
+  CHECK(thrown_message<UnknownFieldError>([&] { row.get("amt"); }) ==
         "Row::get: field 'amt': no such field in schema (card_id, amount, note)");
   CHECK(row.schema()->size() == 3);
   CHECK(row.values().size() == 3);
@@ -101,14 +94,14 @@ TEST_CASE("Row holds values by position", "[streaming]") {
 }
 
 TEST_CASE("Row construction checks arity, types and nullability", "[streaming]") {
-  CHECK(error_of<GraphError>([] { Row(cards(), {"c1", 1.0}); }) ==
+  CHECK(thrown_message<GraphError>([] { Row(cards(), {"c1", 1.0}); }) ==
         "Row: expected 3 values, got 2");
-  CHECK(error_of<TypeMismatchError>([] { Row(cards(), {"c1", 1, nullptr}); }) ==
+  CHECK(thrown_message<TypeMismatchError>([] { Row(cards(), {"c1", 1, nullptr}); }) ==
         "Row: field 'amount': expected double, got int64");
-  CHECK(error_of<TypeMismatchError>([] { Row(cards(), {nullptr, 1.0, nullptr}); }) ==
+  CHECK(thrown_message<TypeMismatchError>([] { Row(cards(), {nullptr, 1.0, nullptr}); }) ==
         "Row: field 'card_id': null in a non-nullable field");
-  CHECK(error_of<GraphError>([] { Row(nullptr, {}); }) == "Row: schema is null");
-  CHECK(error_of<TypeMismatchError>([] { Row r(cards()); }) ==
+  CHECK(thrown_message<GraphError>([] { Row(nullptr, {}); }) == "Row: schema is null");
+  CHECK(thrown_message<TypeMismatchError>([] { Row r(cards()); }) ==
         "Row: field 'card_id': null in a non-nullable field");
 
   const SchemaRef all_null = Schema::make({{"a", ValueType::kInt64, true}, {"b", ValueType::kArray, true}});
@@ -124,9 +117,9 @@ TEST_CASE("Row::set keeps the invariant", "[streaming]") {
   CHECK(row[2] == Value("hello"));
   row.set(2, nullptr);
   CHECK(row[2].is_null());
-  CHECK(error_of<TypeMismatchError>([&] { row.set(1, "x"); }) ==
+  CHECK(thrown_message<TypeMismatchError>([&] { row.set(1, "x"); }) ==
         "Row::set: field 'amount': expected double, got string");
-  CHECK(error_of<TypeMismatchError>([&] { row.set(0, Value()); }) ==
+  CHECK(thrown_message<TypeMismatchError>([&] { row.set(0, Value()); }) ==
         "Row::set: field 'card_id': null in a non-nullable field");
   CHECK_THROWS_AS(row.set(3, 1.0), std::out_of_range);
   CHECK(row[1] == Value(12.5));  // unchanged after the failures

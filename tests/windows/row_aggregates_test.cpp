@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/harness.hpp"
+#include "support/thrown.hpp"
 
 using namespace sluice;
 using namespace sluice::testing;
@@ -19,16 +20,6 @@ SchemaRef requests() {
 
 Row request(const SchemaRef& s, const char* service, std::int64_t ms, double bytes, bool ok) {
   return Row(s, {Value(service), Value(ms), Value(bytes), Value(ok), Value()});
-}
-
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "no throw";
 }
 
 }  // namespace
@@ -79,12 +70,12 @@ TEST_CASE("row_field aggregates read Row fields by name and name their outputs a
 
 TEST_CASE("row_field refuses unknown, mistyped and nullable fields when the query is built") {
   const SchemaRef s = requests();
-  CHECK(error_of<UnknownFieldError>([&] { row_field<double>(s, "latency"); }) ==
+  CHECK(thrown_message<UnknownFieldError>([&] { row_field<double>(s, "latency"); }) ==
         "row_field: field 'latency': no such field in schema (service, response_time, bytes, ok, note)");
-  CHECK(error_of<TypeMismatchError>([&] { row_field<double>(s, "response_time"); }) ==
+  CHECK(thrown_message<TypeMismatchError>([&] { row_field<double>(s, "response_time"); }) ==
         "row_field: field 'response_time': expected double, schema has int64");
-  CHECK(error_of<GraphError>([&] { row_field<std::string>(s, "note"); }) ==
+  CHECK(thrown_message<GraphError>([&] { row_field<std::string>(s, "note"); }) ==
         "row_field: field 'note': field is nullable; aggregates take no nulls (filter or map them away first)");
-  CHECK(error_of<GraphError>([&] { row_field<std::int64_t>(nullptr, "x"); }) == "row_field: field 'x': schema is null");
+  CHECK(thrown_message<GraphError>([&] { row_field<std::int64_t>(nullptr, "x"); }) == "row_field: field 'x': schema is null");
   CHECK(row_field<std::int64_t>(s, "response_time").index() == 1);
 }
