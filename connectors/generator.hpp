@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -81,6 +82,35 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
     }
 
    private:
+    /// Records i, i+1, ... as a forward range; dereferencing makes one.
+    struct Records {
+      using iterator_category = std::forward_iterator_tag;
+      using value_type = Record<T>;
+      using difference_type = std::ptrdiff_t;
+      using pointer = void;
+      using reference = Record<T>;
+
+      const F* make = nullptr;
+      std::uint64_t i = 0;
+      Timestamp ts = 0;
+      Timestamp step = 0;
+
+      Record<T> operator*() const { return Record<T>{(*make)(i), ts}; }
+      Records& operator++() {
+        ++i;
+        ts += step;
+        return *this;
+      }
+      Records operator++(int) {
+        Records old = *this;
+        ++*this;
+        return old;
+      }
+      bool operator==(const Records& o) const { return i == o.i; }
+      difference_type operator-(const Records& o) const { return static_cast<difference_type>(i - o.i); }
+      Records advanced(std::uint64_t n) const { return Records{make, i + n, ts + static_cast<Timestamp>(n) * step, step}; }
+    };
+
     // Global index of this worker's j-th record.
     std::uint64_t global_index(std::uint64_t j) const {
       const std::uint64_t chunk = g_.options_.chunk;
@@ -95,16 +125,17 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
       const GeneratorOptions& o = g_.options_;
       const std::uint64_t chunk = o.chunk;
       while (n > 0) {
-        std::uint64_t i = global_index(next_);
+        const std::uint64_t i = global_index(next_);
         const std::uint64_t in_chunk = chunk - next_ % chunk;
         std::uint64_t run = std::min<std::uint64_t>(n, in_chunk);
         if (o.count != 0) {
           if (i >= o.count) return false;
           run = std::min<std::uint64_t>(run, o.count - i);
         }
-        const std::uint64_t end = i + run;
-        Timestamp ts = o.first_ts_us + static_cast<Timestamp>(i) * o.ts_step_us;
-        for (; i < end; ++i, ts += o.ts_step_us) out.push_back(Record<T>{g_.make_(i), ts});
+        // A sized range: the batch grows once and each record is built in
+        // place, with no capacity check per record.
+        const Records first{&g_.make_, i, o.first_ts_us + static_cast<Timestamp>(i) * o.ts_step_us, o.ts_step_us};
+        out.insert(out.end(), first, first.advanced(run));
         next_ += run;
         n -= static_cast<std::size_t>(run);
       }
