@@ -102,23 +102,6 @@ struct Figures {
   double events_per_cpu_s = 0;
 };
 
-template <class F>
-Figures measure(std::uint64_t n, int runs, F&& run) {
-  std::vector<double> wall, cpu;
-  for (int r = 0; r < runs; ++r) {
-    const double c0 = cpu_seconds();
-    const auto t0 = std::chrono::steady_clock::now();
-    run();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double csecs = cpu_seconds() - c0;
-    wall.push_back(static_cast<double>(n) / secs);
-    cpu.push_back(static_cast<double>(n) / csecs);
-  }
-  std::sort(wall.begin(), wall.end());
-  std::sort(cpu.begin(), cpu.end());
-  return Figures{wall[wall.size() / 2], cpu[cpu.size() / 2]};
-}
-
 /// One timed run of `run` over n events.
 template <class F>
 Figures time_once(std::uint64_t n, F&& run) {
@@ -142,6 +125,14 @@ inline Figures median(const std::vector<Figures>& runs) {
     cpu.push_back(f.events_per_cpu_s);
   }
   return Figures{median(wall), median(cpu)};
+}
+
+/// Median figures of `runs` timed runs of `run`.
+template <class F>
+Figures measure(std::uint64_t n, int runs, F&& run) {
+  std::vector<Figures> figures;
+  for (int r = 0; r < runs; ++r) figures.push_back(time_once(n, run));
+  return median(figures);
 }
 
 /// A row of figures; `vs_loop`: this row's speed over the loop's.

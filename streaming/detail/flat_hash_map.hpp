@@ -150,7 +150,6 @@ class FlatHashMap {
 
   /// As find(), with `hash == Hash{}(key)` already computed by the caller.
   V* find_hashed(const K& key, std::uint64_t hash) {
-    if (size_ == 0) return nullptr;
     const std::size_t i = locate(key, hash);
     return i == kNone ? nullptr : &slots_[i]->second;
   }
@@ -181,7 +180,6 @@ class FlatHashMap {
 
   /// Removes `key`; false if it was not there.
   bool erase(const K& key) {
-    if (size_ == 0) return false;
     const std::size_t i = locate(key, Hash{}(key));
     if (i == kNone) return false;
     slots_[i].reset();
@@ -194,9 +192,8 @@ class FlatHashMap {
   /// Hints the CPU to fetch where a lookup of this hash starts, so a lookup a
   /// few records later does not wait on memory.
   void prefetch(std::uint64_t hash) const {
-    if (ctrl_.empty()) return;
     const std::size_t i = h1(hash) & mask_;
-    __builtin_prefetch(ctrl_.data() + i);
+    __builtin_prefetch(ctrl_ptr_ + i);
     __builtin_prefetch(slots_.data() + i);
   }
 
