@@ -1,10 +1,14 @@
 // Moving records between workers: the sending and receiving halves of an
 // exchange, and the N x N channels between them.
 //
-// The sender partitions each batch into one buffer per destination and ships
-// a buffer when it is full, when a control message must follow it, or when
-// the worker runs dry. Control messages are broadcast to every destination.
-// The receiver merges the N incoming channels, combining their watermarks.
+// The sender routes each record into one buffer per destination worker and
+// ships a buffer when it is full, when a control message must follow it, or
+// when the worker runs dry. The buffer for its own worker never enters a
+// channel: at the end of each batch it goes straight to the local receiver's
+// consumers, and control messages for this worker go to the receiver's
+// watermark valve directly, so with N workers only (N-1)/N of the records
+// cross a queue, and a worker never signals itself. The receiver merges the
+// N-1 incoming channels and that local input, combining their watermarks.
 #pragma once
 
 #include <deque>
@@ -18,7 +22,8 @@
 
 namespace sluice::detail {
 
-/// channels[src][dst]: from worker src to worker dst.
+/// channels[src][dst]: from worker src to worker dst; null for src == dst
+/// (a worker hands its own share over directly).
 template <class T>
 struct ChannelMatrix {
   std::vector<std::vector<std::unique_ptr<Channel<T>>>> channels;
@@ -27,11 +32,99 @@ struct ChannelMatrix {
                 const std::string& name) {
     const std::size_t n = settings.workers;
     channels.resize(n);
-    for (std::size_t s = 0; s < n; ++s)
+    for (std::size_t s = 0; s < n; ++s) {
+      channels[s].resize(n);
       for (std::size_t d = 0; d < n; ++d)  // one metrics object per channel: each has a single writer
-        channels[s].push_back(std::make_unique<Channel<T>>(settings.exchange_buffer, metrics.add_buffer(name),
-                                                           &workers[d]->wake(), &workers[s]->wake()));
+        if (s != d)
+          channels[s][d] = std::make_unique<Channel<T>>(settings.exchange_buffer, metrics.add_buffer(name),
+                                                        &workers[d]->wake(), &workers[s]->wake());
+    }
   }
+};
+
+/// The receiving half on one worker: a task that drains the channels from the
+/// other workers, and the entry for this worker's own share (`push_local`,
+/// `control_local`), which its sender hands over by direct calls.
+template <class T>
+class ExchangeReceiver final : public Task {
+ public:
+  /// `channels[w]` comes from worker w; `channels[self]` is null.
+  ExchangeReceiver(std::vector<Channel<T>*> channels, std::size_t self, OperatorMetrics& metrics)
+      : valve_(channels.size()), self_(self), metrics_(metrics) {
+    for (std::size_t w = 0; w < channels.size(); ++w)
+      if (channels[w] != nullptr) inputs_.push_back({channels[w], w});
+  }
+
+  Output<T>& output() { return out_; }
+
+  bool run_once() override {
+    // Round-robin, a bounded number of messages per call so sources and
+    // other receivers on this worker get their turn.
+    constexpr int kMaxMessages = 16;
+    bool progress = false;
+    const std::size_t n = inputs_.size();
+    for (int i = 0; i < kMaxMessages; ++i) {
+      bool got = false;
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t c = next_ + k < n ? next_ + k : next_ + k - n;
+        if (!inputs_[c].channel->try_pop(msg_)) continue;
+        next_ = c + 1 < n ? c + 1 : 0;
+        got = true;
+        deliver(inputs_[c]);
+        break;
+      }
+      if (!got) break;
+      progress = true;
+      if (blocked()) break;
+    }
+    return progress;
+  }
+
+  /// This worker's own records, from its sender.
+  void push_local(Batch<T>& batch) {
+    metrics_.records_out.add(batch.size());
+    out_.push(batch);
+  }
+  /// A control message from this worker's own sender.
+  void control_local(const Control& c) { deliver_control(self_, c); }
+
+  bool finished() const override { return valve_.all_ended(); }
+  void collect_gates() override {
+    gates_.clear();
+    out_.reachable_gates(gates_);
+  }
+
+ private:
+  struct Incoming {
+    Channel<T>* channel;
+    std::size_t worker;
+  };
+
+  void deliver(const Incoming& in) {
+    if (msg_.is_control) {
+      deliver_control(in.worker, msg_.control);
+    } else {
+      metrics_.records_out.add(msg_.batch.size());
+      out_.push(msg_.batch);
+      in.channel->recycle(std::move(msg_.batch));
+    }
+    msg_ = Message<T>{};
+  }
+
+  void deliver_control(std::size_t worker, const Control& control) {
+    valve_.on_control(worker, control, [&](const Control& c) {
+      if (c.kind == Control::Kind::kWatermark) metrics_.watermark_us.set(c.ts_us);
+      out_.control(c);
+    });
+  }
+
+  std::vector<Incoming> inputs_;
+  WatermarkValve valve_;  // one input per worker, this one's included
+  std::size_t self_;
+  OperatorMetrics& metrics_;
+  Output<T> out_;
+  Message<T> msg_;
+  std::size_t next_ = 0;
 };
 
 /// The sending half on one worker. `Route::route(In&&, std::size_t& dst) -> Out`
@@ -40,18 +133,23 @@ struct ChannelMatrix {
 template <class In, class Out, class Route>
 class ExchangeSender final : public Input<In>, public ExchangeSenderBase, public Lifecycle {
  public:
-  ExchangeSender(std::vector<Channel<Out>*> channels, Route route, std::size_t batch_size, OperatorMetrics& metrics)
+  /// `channels[w]` leads to worker w; `channels[self]` is null: this worker's
+  /// share goes to `local` directly.
+  ExchangeSender(std::vector<Channel<Out>*> channels, std::size_t self, ExchangeReceiver<Out>& local, Route route,
+                 std::size_t batch_size, OperatorMetrics& metrics)
       : channels_(std::move(channels)),
+        self_(self),
+        local_(local),
         route_(std::move(route)),
         batch_size_(batch_size),
         metrics_(metrics),
         buffers_(channels_.size()),
-        pending_(channels_.size()) {
-    for (auto& b : buffers_) b.reserve(batch_size_);
-  }
+        pending_(channels_.size()) {}  // buffers grow on first use: most pairs of many workers never talk
 
   void push(Batch<In>& batch) override {
     metrics_.records_in.add(batch.size());
+    // Every record goes into its destination's buffer, ours included: a
+    // branch on "is it ours?" would be mispredicted for half the records.
     for (Record<In>& r : batch) {
       std::size_t dst = 0;
       Out routed = route_.route(std::move(r.value), dst);
@@ -59,20 +157,28 @@ class ExchangeSender final : public Input<In>, public ExchangeSenderBase, public
       buf.push_back(Record<Out>{std::move(routed), r.ts_us});
       if (buf.size() >= batch_size_) ship(dst);
     }
+    deliver_own();
   }
 
   void control(const Control& c) override {
     if (c.kind == Control::Kind::kWatermark) metrics_.watermark_us.set(c.ts_us);
     for (std::size_t d = 0; d < channels_.size(); ++d) {
+      if (d == self_) continue;
       if (!buffers_[d].empty()) ship(d);
       Message<Out> m;
       m.is_control = true;
       m.control = c;
       send(d, std::move(m));
     }
+    local_.control_local(c);
   }
 
-  void reachable_gates(std::vector<FlowGate*>& out) override { out.push_back(this); }
+  // The source feeding us also feeds, by direct calls, whatever consumes our
+  // own share downstream of the receiver.
+  void reachable_gates(std::vector<FlowGate*>& out) override {
+    out.push_back(this);
+    local_.output().reachable_gates(out);
+  }
   const std::string& operator_name() const override { return metrics_.name; }
 
   bool has_pending() const override { return pending_count_ > 0; }
@@ -94,7 +200,7 @@ class ExchangeSender final : public Input<In>, public ExchangeSenderBase, public
   bool flush_partial() override {
     bool any = false;
     for (std::size_t d = 0; d < buffers_.size(); ++d)
-      if (!buffers_[d].empty()) {
+      if (d != self_ && !buffers_[d].empty()) {
         ship(d);
         any = true;
       }
@@ -102,7 +208,16 @@ class ExchangeSender final : public Input<In>, public ExchangeSenderBase, public
   }
 
  private:
+  // Our own share skips the channel: straight to the receiver's consumers.
+  void deliver_own() {
+    Batch<Out>& own = buffers_[self_];
+    if (own.empty()) return;
+    local_.push_local(own);
+    own.clear();
+  }
+
   void ship(std::size_t d) {
+    if (d == self_) return deliver_own();
     Message<Out> m;
     m.batch.swap(buffers_[d]);
     if (!channels_[d]->take_recycled(buffers_[d])) buffers_[d].reserve(batch_size_);
@@ -116,72 +231,14 @@ class ExchangeSender final : public Input<In>, public ExchangeSenderBase, public
   }
 
   std::vector<Channel<Out>*> channels_;
+  std::size_t self_;
+  ExchangeReceiver<Out>& local_;
   Route route_;
   std::size_t batch_size_;
   OperatorMetrics& metrics_;
-  std::vector<Batch<Out>> buffers_;
+  std::vector<Batch<Out>> buffers_;  // by destination; ours is handed over at the end of each push
   std::vector<std::deque<Message<Out>>> pending_;
   std::size_t pending_count_ = 0;
-};
-
-/// The receiving half on one worker: a task that drains its N channels.
-template <class T>
-class ExchangeReceiver final : public Task {
- public:
-  ExchangeReceiver(std::vector<Channel<T>*> channels, OperatorMetrics& metrics)
-      : channels_(std::move(channels)), valve_(channels_.size()), metrics_(metrics) {}
-
-  Output<T>& output() { return out_; }
-
-  bool run_once() override {
-    // Round-robin, a bounded number of messages per call so sources and
-    // other receivers on this worker get their turn.
-    constexpr int kMaxMessages = 16;
-    bool progress = false;
-    for (int i = 0; i < kMaxMessages; ++i) {
-      bool got = false;
-      for (std::size_t k = 0; k < channels_.size(); ++k) {
-        const std::size_t c = (next_ + k) % channels_.size();
-        if (!channels_[c]->try_pop(msg_)) continue;
-        next_ = c + 1;
-        got = true;
-        deliver(c);
-        break;
-      }
-      if (!got) break;
-      progress = true;
-      if (blocked()) break;
-    }
-    return progress;
-  }
-
-  bool finished() const override { return valve_.all_ended(); }
-  void collect_gates() override {
-    gates_.clear();
-    out_.reachable_gates(gates_);
-  }
-
- private:
-  void deliver(std::size_t channel) {
-    if (msg_.is_control) {
-      valve_.on_control(channel, msg_.control, [&](const Control& c) {
-        if (c.kind == Control::Kind::kWatermark) metrics_.watermark_us.set(c.ts_us);
-        out_.control(c);
-      });
-    } else {
-      metrics_.records_out.add(msg_.batch.size());
-      out_.push(msg_.batch);
-      channels_[channel]->recycle(std::move(msg_.batch));
-    }
-    msg_ = Message<T>{};
-  }
-
-  std::vector<Channel<T>*> channels_;
-  WatermarkValve valve_;
-  OperatorMetrics& metrics_;
-  Output<T> out_;
-  Message<T> msg_;
-  std::size_t next_ = 0;
 };
 
 /// With one worker an exchange is a plain chained conversion. When key_by
@@ -294,11 +351,11 @@ class ExchangeNode final : public Node {
       outgoing.push_back(matrix->channels[self][w].get());
       incoming.push_back(matrix->channels[w][self].get());
     }
-    auto& sender = ctx.make<ExchangeSender<In, Out, Route>>(std::move(outgoing), std::move(route),
+    auto& receiver = ctx.make<ExchangeReceiver<Out>>(std::move(incoming), self, m);
+    auto& sender = ctx.make<ExchangeSender<In, Out, Route>>(std::move(outgoing), self, receiver, std::move(route),
                                                             ctx.settings.batch_size, m);
     ctx.port<In>(in_).connect(&sender);
     ctx.worker.add_sender(sender);
-    auto& receiver = ctx.make<ExchangeReceiver<Out>>(std::move(incoming), m);
     ctx.set_port<Out>(out_, receiver.output());
     ctx.worker.add_task(receiver);
   }
