@@ -9,7 +9,7 @@
 // refused for exchanges: they would have to drop in-band watermarks).
 #pragma once
 
-#include <concurrentqueue/concurrentqueue.h>
+#include <concurrentqueue/concurrentqueue.h>  // defines macros lightweightsemaphore.h needs
 #include <concurrentqueue/lightweightsemaphore.h>
 
 #include <atomic>
@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "streaming/backpressure.hpp"
+#include "streaming/detail/channel_queue.hpp"
 #include "streaming/metrics.hpp"
 #include "streaming/record.hpp"
 
@@ -38,8 +39,6 @@ class Channel {
         capacity_(static_cast<std::int64_t>(options.capacity)),
         max_recycled_(options.strategy == Backpressure::kAdaptive ? options.adaptive_limit() : options.capacity),
         metrics_(metrics),
-        producer_token_(queue_),
-        consumer_token_(queue_),
         consumer_wake_(consumer_wake),
         producer_wake_(producer_wake) {
     metrics_.capacity.set(capacity_);
@@ -71,7 +70,7 @@ class Channel {
     }
     metrics_.occupancy_sum.add(static_cast<std::uint64_t>(size));
     metrics_.occupancy_samples.add(1);
-    queue_.enqueue(producer_token_, std::move(m));
+    queue_.enqueue(std::move(m));
     size_.fetch_add(1, std::memory_order_release);
     if (consumer_wake_) consumer_wake_->signal();
     return true;
@@ -79,7 +78,7 @@ class Channel {
 
   /// Consumer side. Returns false when empty.
   bool try_pop(Message<T>& out) {
-    if (!queue_.try_dequeue(consumer_token_, out)) return false;
+    if (!queue_.try_dequeue(out)) return false;
     size_.fetch_sub(1, std::memory_order_acq_rel);
     if (producer_waiting_.exchange(false, std::memory_order_acq_rel) && producer_wake_) producer_wake_->signal();
     return true;
@@ -126,14 +125,12 @@ class Channel {
         .count();
   }
 
-  moodycamel::ConcurrentQueue<Batch<T>> recycled_;
+  ChannelQueue<Batch<T>> recycled_;  // the consumer enqueues, the producer dequeues
   const BufferOptions options_;
   std::int64_t capacity_;  // producer-owned
   const std::size_t max_recycled_;
   BufferMetrics& metrics_;
-  moodycamel::ConcurrentQueue<Message<T>> queue_;
-  moodycamel::ProducerToken producer_token_;
-  moodycamel::ConsumerToken consumer_token_;
+  ChannelQueue<Message<T>> queue_;
   std::atomic<std::int64_t> size_{0};
   std::atomic<bool> producer_waiting_{false};
   std::int64_t blocked_since_ns_ = 0;  // producer-owned
