@@ -1,8 +1,16 @@
 #include "streaming/engine.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <exception>
 
 namespace sluice {
+
+namespace {
+// The query whose worker runs on this thread, so stop() and wait() can tell
+// when they are called from inside it.
+thread_local const Query* t_running_query = nullptr;
+}  // namespace
 
 const char* to_string(QueryState s) {
   switch (s) {
@@ -17,11 +25,17 @@ const char* to_string(QueryState s) {
 void QueryOptions::validate() const {
   if (max_parallelism == 0 || max_parallelism > 32768)
     throw ConfigError("QueryOptions", "max_parallelism", "must be in [1, 32768], got " + std::to_string(max_parallelism));
+  if (workers > kMaxWorkers)
+    throw ConfigError("QueryOptions", "workers",
+                      "must be <= " + std::to_string(kMaxWorkers) + " (every pair of workers has a channel at each "
+                      "exchange); got " + std::to_string(workers));
   if (workers > max_parallelism)
     throw ConfigError("QueryOptions", "workers",
                       "must be <= max_parallelism (" + std::to_string(max_parallelism) + "), got " +
                           std::to_string(workers));
-  if (batch_size == 0) throw ConfigError("QueryOptions", "batch_size", "must be > 0");
+  if (batch_size == 0 || batch_size > kMaxBatchSize)
+    throw ConfigError("QueryOptions", "batch_size",
+                      "must be in [1, " + std::to_string(kMaxBatchSize) + "], got " + std::to_string(batch_size));
   if (tick_interval_us <= 0) throw ConfigError("QueryOptions", "tick_interval_us", "must be > 0");
   exchange_buffer.validate("QueryOptions.exchange_buffer");
   if (exchange_buffer.strategy == Backpressure::kDropOldest || exchange_buffer.strategy == Backpressure::kDropNewest)
@@ -50,18 +64,27 @@ void Query::launch() {
 }
 
 void Query::worker_main(std::size_t index) {
+  t_running_query = this;
   try {
     workers_[index]->run(stop_, drain_);
   } catch (const std::exception& e) {
     std::lock_guard lock(mu_);
-    if (error_.empty()) error_ = "worker " + std::to_string(index) + ": " + e.what();
+    if (error_.empty()) {
+      error_ = "worker " + std::to_string(index) + ": " + e.what();
+      failure_ = std::current_exception();
+    }
     stop_.store(true);
   } catch (...) {
     std::lock_guard lock(mu_);
-    if (error_.empty()) error_ = "worker " + std::to_string(index) + ": unknown exception";
+    if (error_.empty()) {
+      error_ = "worker " + std::to_string(index) + ": unknown exception";
+      failure_ = std::current_exception();
+    }
     stop_.store(true);
   }
   if (running_.fetch_sub(1) == 1) {
+    // Every worker is out of run(): nothing uses the operators any more.
+    release();
     std::lock_guard lock(mu_);
     if (!error_.empty()) {
       state_ = QueryState::kFailed;
@@ -81,27 +104,68 @@ QueryStatus Query::status() const {
 
 QueryMetrics Query::metrics() const { return metrics_.snapshot(settings_.clock->now_us()); }
 
-void Query::stop(StopMode mode) {
+std::exception_ptr Query::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
+bool Query::on_own_worker() const { return t_running_query == this; }
+
+void Query::request_stop(StopMode mode) {
   if (mode == StopMode::kDrain) {
     drain_.store(true);
   } else {
     cancelled_.store(true);
     stop_.store(true);
   }
+  std::lock_guard lock(workers_mu_);
   for (auto& w : workers_) w->wake().signal();
+}
+
+void Query::stop(StopMode mode, std::chrono::milliseconds drain_timeout) {
+  request_stop(mode);
+  if (on_own_worker()) return;
+  if (mode == StopMode::kDrain && !wait_for(drain_timeout)) {
+    std::fprintf(stderr, "sluice: query '%s': drain did not finish within %lld ms; cancelling\n", name_.c_str(),
+                 static_cast<long long>(drain_timeout.count()));
+    request_stop(StopMode::kCancel);
+  }
   wait();
   join();
 }
 
 void Query::wait() {
+  if (on_own_worker())
+    throw SluiceError("query '" + name_ + "': wait() called from one of its own workers would wait for itself");
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return state_ != QueryState::kRunning; });
 }
 
+void Query::release() {
+  // Destroyed outside the lock; workers (operators, tasks) before the
+  // channels and shared state they point into.
+  detail::SharedState shared;
+  std::vector<std::unique_ptr<detail::Worker>> workers;
+  std::shared_ptr<const detail::Graph> graph;
+  {
+    std::lock_guard lock(workers_mu_);
+    workers.swap(workers_);
+    shared = std::move(shared_);
+    graph.swap(graph_);
+  }
+  workers.clear();
+}
+
 void Query::join() {
   std::lock_guard lock(join_mu_);
-  for (auto& t : threads_)
-    if (t.joinable()) t.join();
+  for (auto& t : threads_) {
+    if (!t.joinable()) continue;
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();  // the query is being destroyed from its own worker: that thread exits on its own
+    } else {
+      t.join();
+    }
+  }
 }
 
 Query::~Query() {
@@ -121,8 +185,9 @@ Engine::~Engine() { shutdown(StopMode::kCancel); }
 
 std::shared_ptr<Query> Engine::start(const std::string& name, const Job& job, QueryOptions options) {
   if (name.empty()) throw ConfigError("Engine::start", "name", "query name must not be empty");
-  if (options.workers == 0) options.workers = options_.workers;
+  if (options.workers == 0) options.workers = std::min({options_.workers, options.max_parallelism, QueryOptions::kMaxWorkers});
   options.validate();
+  reap();
   {
     std::lock_guard lock(mu_);
     auto it = queries_.find(name);
@@ -150,6 +215,31 @@ std::shared_ptr<Query> Engine::get(const std::string& name) const {
   return it == queries_.end() ? nullptr : it->second;
 }
 
+void Engine::reap() {
+  std::vector<std::shared_ptr<Query>> ended;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [n, q] : queries_)
+      if (q->status().state != QueryState::kRunning) ended.push_back(q);
+  }
+  for (auto& q : ended) q->join();
+}
+
+bool Engine::remove(const std::string& name) {
+  std::shared_ptr<Query> q;
+  {
+    std::lock_guard lock(mu_);
+    auto it = queries_.find(name);
+    if (it == queries_.end()) return false;
+    if (it->second->status().state == QueryState::kRunning)
+      throw SluiceError("query '" + name + "' is running; stop it before removing it");
+    q = std::move(it->second);
+    queries_.erase(it);
+  }
+  q->join();
+  return true;
+}
+
 std::vector<std::string> Engine::list() const {
   std::lock_guard lock(mu_);
   std::vector<std::string> names;
@@ -174,7 +264,11 @@ QueryMetrics Job::run(const QueryOptions& options) {
   q->wait();
   q->stop();
   QueryStatus s = q->status();
-  if (s.state == QueryState::kFailed) throw SluiceError("job '" + name_ + "' failed: " + s.error);
+  if (s.state == QueryState::kFailed) {
+    // What failed it, as thrown: an OperatorError naming the operator.
+    if (std::exception_ptr f = q->failure()) std::rethrow_exception(f);
+    throw SluiceError("job '" + name_ + "' failed: " + s.error);
+  }
   return q->metrics();
 }
 

@@ -7,13 +7,16 @@
 //
 // Each query runs on its own N worker threads. Names are unique among
 // running queries; a stopped, finished or failed query's name can be started
-// again (a restart: fresh state until checkpoints land). Destroying the engine
-// stops every query (cancel) and waits for its threads.
+// again (a restart: fresh state until checkpoints land). A query that ends
+// releases its operators, state, channels and files at once, keeping only
+// its final status and metrics; `engine.remove(name)` forgets it. Destroying
+// the engine stops every query (cancel) and waits for its threads.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,12 +32,14 @@
 namespace sluice {
 
 struct QueryOptions {
-  /// Worker threads. 0: the engine's default. Results do not depend on it.
+  /// Worker threads, at most kMaxWorkers. 0: the engine's default, capped at
+  /// max_parallelism. Results do not depend on it.
   std::size_t workers = 0;
   /// Number of key groups: the unit of keyed state and the upper bound for
   /// workers of keyed operators. Fixed for the life of a job's state. Default: 128.
   std::size_t max_parallelism = 128;
-  /// Records per batch moved between operators and workers. Default: 1024.
+  /// Records per batch moved between operators and workers, at most
+  /// kMaxBatchSize. Default: 1024.
   std::size_t batch_size = 1024;
   /// Buffer between each pair of workers at an exchange (key_by), in batches.
   /// Block (default), Signal or Adaptive; dropping strategies are refused here
@@ -48,6 +53,11 @@ struct QueryOptions {
 
   /// Throws ConfigError naming the field when a value is out of range.
   void validate() const;
+
+  /// Every pair of workers has a channel at each exchange, so memory and
+  /// start-up grow with workers²: beyond this, run several queries instead.
+  static constexpr std::size_t kMaxWorkers = 256;
+  static constexpr std::size_t kMaxBatchSize = std::size_t{1} << 20;
 };
 
 enum class QueryState { kRunning, kFinished, kStopped, kFailed };
@@ -74,9 +84,19 @@ class Query {
   QueryMetrics metrics() const;
   std::size_t workers() const { return settings_.workers; }
 
+  /// How long stop(kDrain) waits for the drain by default.
+  static constexpr std::chrono::milliseconds kDefaultDrainTimeout{30'000};
+
   /// Requests a stop and waits for the workers to exit. Idempotent.
-  void stop(StopMode mode = StopMode::kCancel);
-  /// Waits until the query is no longer running.
+  /// kDrain: if the drain has not finished within `drain_timeout`, the query
+  /// is cancelled (what was not yet flushed is dropped; logged to stderr).
+  /// Called from one of this query's own workers (a sink, callback or user
+  /// function), it only requests the stop and returns at once: the worker
+  /// stops after the call it is in returns (as Kafka Streams' close() from a
+  /// stream thread). Waiting there would wait for itself.
+  void stop(StopMode mode = StopMode::kCancel, std::chrono::milliseconds drain_timeout = kDefaultDrainTimeout);
+  /// Waits until the query is no longer running. Throws SluiceError when
+  /// called from one of the query's own workers (it would never return).
   void wait();
   /// Waits at most `timeout`; true if the query is no longer running.
   template <class Rep, class Period>
@@ -84,12 +104,18 @@ class Query {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [&] { return state_ != QueryState::kRunning; });
   }
+  /// What failed the query (kFailed; usually an OperatorError naming the
+  /// operator), or nullptr.
+  std::exception_ptr failure() const;
 
  private:
   friend class Engine;
   Query(std::string name, const Job& job, const detail::RunSettings& settings);
   void launch();
   void worker_main(std::size_t index);
+  void request_stop(StopMode mode);
+  bool on_own_worker() const;
+  void release();
   void join();
 
   std::string name_;
@@ -97,7 +123,8 @@ class Query {
   detail::RunSettings settings_;
   MetricsRegistry metrics_;
   detail::SharedState shared_;
-  std::vector<std::unique_ptr<detail::Worker>> workers_;
+  std::vector<std::unique_ptr<detail::Worker>> workers_;  // emptied by release()
+  std::mutex workers_mu_;                                 // guards workers_ against release()
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> drain_{false};
@@ -107,11 +134,13 @@ class Query {
   std::condition_variable cv_;
   QueryState state_ = QueryState::kRunning;
   std::string error_;
+  std::exception_ptr failure_;
   std::mutex join_mu_;
 };
 
 struct EngineOptions {
-  /// Default workers per query. 0: std::thread::hardware_concurrency().
+  /// Default workers per query (capped at each query's max_parallelism).
+  /// 0: std::thread::hardware_concurrency().
   std::size_t workers = 0;
   /// Processing-time clock for all queries. nullptr: the system clock.
   /// REQUIRES: outlives the engine.
@@ -133,12 +162,18 @@ class Engine {
   std::shared_ptr<Query> get(const std::string& name) const;
   /// Names of all known queries.
   std::vector<std::string> list() const;
+  /// Forgets the query named `name` (its status and metrics); false if there
+  /// is none. Throws SluiceError if it is still running.
+  bool remove(const std::string& name);
   /// Stops every query and waits for them.
   void shutdown(StopMode mode = StopMode::kCancel);
 
   const Clock& clock() const { return *clock_; }
 
  private:
+  /// Joins the threads of queries that have ended (they exit right away).
+  void reap();
+
   EngineOptions options_;
   const Clock* clock_;
   mutable std::mutex mu_;

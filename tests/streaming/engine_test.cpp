@@ -282,12 +282,12 @@ TEST_CASE("engine: a throwing user function fails the query with its message", "
     REQUIRE(again->wait_for(20s));
     CHECK(again->status().state == QueryState::kFailed);
 
-    // Job::run rethrows as SluiceError naming the job and the message.
+    // Job::run rethrows the OperatorError naming the operator and the message.
     try {
       job.run(workers(n));
-      FAIL("expected SluiceError");
-    } catch (const SluiceError& e) {
-      CHECK_THAT(e.what(), Catch::Contains("failing") && Catch::Contains("bad value 4321"));
+      FAIL("expected OperatorError");
+    } catch (const OperatorError& e) {
+      CHECK_THAT(e.what(), Catch::Contains("operator 'map") && Catch::Contains("bad value 4321"));
     }
   }
 }
@@ -383,11 +383,6 @@ TEST_CASE("engine: Job::run returns final metrics of a bounded job", "[streaming
   CHECK(sorted(out.values()) == iota_vec(5'000, 2));
 }
 
-// engine.hpp documents QueryStatus::error as "the operator and the message",
-// but the runtime only knows which worker threw ("worker 1: ..."): operator
-// calls are direct chains with no per-operator attribution. Fixing it needs a
-// design decision (where to catch and how to name the operator), so this is
-// recorded here and allowed to fail.
 TEST_CASE("engine: a failure names the operator that threw", "[streaming]") {
   Job job("failing");
   job.source(Generator(GeneratorOptions{.count = 100}, identity, "gen"))
