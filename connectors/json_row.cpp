@@ -87,6 +87,13 @@ std::string describe_parse_error(std::string_view text) {
 
 // Parses without exceptions; on failure fills `error` (slow path only).
 bool parse_document(std::string_view text, Json& out, std::string& error) {
+  // nlohmann's lexer reads a NUL byte as end of input, so "{...}\0junk"
+  // would parse as the object alone and the rest would be silently ignored.
+  // JSON text never contains a raw NUL (inside strings it must be \u0000).
+  if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    error = "invalid JSON at offset " + std::to_string(nul) + ": NUL byte";
+    return false;
+  }
   out = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (!out.is_discarded()) return true;
   error = describe_parse_error(text);

@@ -54,6 +54,8 @@ namespace sluice {
 /// JSON type found: null, bool, int64, double, string, array, object):
 /// - "invalid JSON at offset N: <parser detail>" — N is the 0-based byte
 ///   offset where the parser gave up (== line.size() for truncated input);
+/// - "invalid JSON at offset N: NUL byte" — the first NUL (0x00) byte, which
+///   JSON text never contains (anywhere in the line, even after the object);
 /// - "expected a JSON object, got U" — valid JSON but not an object;
 /// - "missing field 'x'" — a non-nullable field is absent;
 /// - "field 'x': expected T, got U" — wrong JSON type (null included);

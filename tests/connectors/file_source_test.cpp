@@ -20,6 +20,12 @@ SchemaRef card_schema() {
                        {"amount", ValueType::kDouble},
                        {"ts", ValueType::kTimestamp}});
 }
+// Writes `content` to a fresh file under /tmp and returns its path.
+std::string write_temp(const std::string& name, const std::string& content) {
+  const std::string path = "/tmp/sluice_" + std::to_string(::getpid()) + "_" + name;
+  std::ofstream(path, std::ios::binary) << content;
+  return path;
+}
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -135,5 +141,28 @@ TEST_CASE("JSON-lines file sink round-trips rows; empty input gives an empty fil
     CHECK(m.records_in == 0);
     std::remove(empty_in.c_str());
   }
+  std::remove(path.c_str());
+}
+
+TEST_CASE("JSON-lines source: a NUL byte makes its line a dead letter, nothing of that line is accepted",
+          "[connectors]") {
+  using namespace std::string_literals;
+  const SchemaRef schema = Schema::make({{"id", ValueType::kInt64}});
+  const std::string path = write_temp("nul.jsonl", "{\"id\":1}\n{\"id\":2}\0{\"id\":666}\n{\"id\":3}\n"s);
+  Job job("nul");
+  CollectSink<Row> rows;
+  CollectSink<DeadLetter> dead;
+  auto src = job.source(JsonLinesSource(path, schema));
+  src.sink(rows);
+  src.dead_letters().sink(dead);
+  job.run();
+  std::vector<std::int64_t> ids;
+  for (const Row& r : rows.values()) ids.push_back(r.at(0).as_int64());
+  CHECK(ids == std::vector<std::int64_t>{1, 3});
+  std::vector<DeadLetter> d = dead.values();
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].reason == "invalid JSON at offset 8: NUL byte");
+  CHECK(d[0].position == 2);
+  CHECK(d[0].raw == "{\"id\":2}\0{\"id\":666}"s);
   std::remove(path.c_str());
 }

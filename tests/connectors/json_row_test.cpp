@@ -216,6 +216,24 @@ TEST_CASE("parse_json_row: out-of-range integers, bad timestamps, bad base64", "
   CHECK(error_of(R"({"b":"x"})", two) == "missing field 'a'");
 }
 
+TEST_CASE("parse_json_row: a NUL byte anywhere makes the line invalid, naming its offset", "[connectors]") {
+  using namespace std::string_literals;
+  const SchemaRef s = one(ValueType::kInt64);
+  // nlohmann's lexer takes NUL as end of input: without the check the first
+  // object was accepted and the rest of the line ignored.
+  CHECK(error_of("{\"x\":1}\0{\"x\":2}"s, s) == "invalid JSON at offset 7: NUL byte");
+  CHECK(error_of("{\"x\":1}\0"s, s) == "invalid JSON at offset 7: NUL byte");
+  CHECK(error_of("\0{\"x\":1}"s, s) == "invalid JSON at offset 0: NUL byte");
+  CHECK(error_of("{\"x\":1 \0}"s, s) == "invalid JSON at offset 7: NUL byte");
+  CHECK(error_of("{\"x\":1, \"s\":\"a\0b\"}"s, s) == "invalid JSON at offset 14: NUL byte");
+  // The first NUL is reported.
+  CHECK(error_of("{\"x\":1}  \0\0"s, s) == "invalid JSON at offset 9: NUL byte");
+  // Schema-less values (CSV array/object cells) too.
+  const ValueParseResult v = parse_json_value("[1]\0[2]"s);
+  CHECK_FALSE(v.ok());
+  CHECK(v.error == "invalid JSON at offset 3: NUL byte");
+}
+
 TEST_CASE("parse_json_row without a schema fails cleanly", "[connectors]") {
   CHECK(error_of("{}", nullptr) == "no schema");
 }
