@@ -174,9 +174,14 @@ bool convert_cell(const CsvCell& cell, const Field& field, Value& out, std::stri
     }
     case ValueType::kTimestamp: {
       std::int64_t us = 0;
-      if (parse_number(text, us) == NumParse::kOk) {
+      const NumParse n = parse_number(text, us);
+      if (n == NumParse::kOk) {
         out = Value::timestamp(us);
         return true;
+      }
+      if (n == NumParse::kOutOfRange) {  // an integer, just too large for µs in int64
+        error = field_prefix(field) + excerpt(text) + " is out of range for int64";
+        return false;
       }
       if (const auto ts = parse_iso8601_utc(text)) {
         out = Value::timestamp(*ts);

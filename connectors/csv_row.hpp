@@ -62,7 +62,8 @@ struct CsvOptions {
 /// - "unexpected quote in unquoted field at offset K";
 /// - "field 'x': empty" — empty cell for a non-nullable field;
 /// - "field 'x': 'S' is not a bool" / "... is not an int64" / "... is not a double";
-/// - "field 'x': 'S' is out of range for int64" / "... for double";
+/// - "field 'x': 'S' is out of range for int64" / "... for double" (int64
+///   also for an integer too large for a timestamp field);
 /// - "field 'x': 'S' is not a finite double" — nan, inf;
 /// - "field 'x': 'S' is not a timestamp (integer µs or ISO-8601 UTC)";
 /// - "field 'x': 'S' is not valid base64";

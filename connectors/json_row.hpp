@@ -59,7 +59,8 @@ namespace sluice {
 /// - "expected a JSON object, got U" — valid JSON but not an object;
 /// - "missing field 'x'" — a non-nullable field is absent;
 /// - "field 'x': expected T, got U" — wrong JSON type (null included);
-/// - "field 'x': N is out of range for int64" — an integer beyond int64;
+/// - "field 'x': N is out of range for int64" — an integer literal beyond
+///   int64 (int64 and timestamp fields; N is the literal, cut to 64 bytes);
 /// - "field 'x': 'S' is not an ISO-8601 UTC timestamp" — bad timestamp text;
 /// - "field 'x': 'S' is not valid base64" — bad bytes text;
 /// - "field 'x': nested deeper than 128 levels" — array/object nesting cap.

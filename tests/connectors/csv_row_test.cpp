@@ -183,6 +183,12 @@ TEST_CASE("parse_csv_row conversion errors name the field and text", "[connector
         "field 'x': '9223372036854775808' is out of range for int64");
   CHECK(error_of("-9223372036854775809", one(ValueType::kInt64)) ==
         "field 'x': '-9223372036854775809' is out of range for int64");
+  CHECK(error_of("18446744073709551616", one(ValueType::kInt64)) ==
+        "field 'x': '18446744073709551616' is out of range for int64");
+  CHECK(error_of("18446744073709551616", one(ValueType::kTimestamp)) ==
+        "field 'x': '18446744073709551616' is out of range for int64");
+  CHECK(error_of("-9223372036854775809", one(ValueType::kTimestamp)) ==
+        "field 'x': '-9223372036854775809' is out of range for int64");
   CHECK(error_of("yes", one(ValueType::kBool)) == "field 'x': 'yes' is not a bool");
   CHECK(error_of("2", one(ValueType::kBool)) == "field 'x': '2' is not a bool");
   CHECK(error_of("2026-02-30T00:00:00Z", one(ValueType::kTimestamp)) ==
