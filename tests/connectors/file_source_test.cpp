@@ -2,7 +2,9 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <sstream>
+#include <string>
 
 #include "sluice/sluice.hpp"
 
@@ -164,5 +166,72 @@ TEST_CASE("JSON-lines source: a NUL byte makes its line a dead letter, nothing o
   CHECK(d[0].reason == "invalid JSON at offset 8: NUL byte");
   CHECK(d[0].position == 2);
   CHECK(d[0].raw == "{\"id\":2}\0{\"id\":666}"s);
+  std::remove(path.c_str());
+}
+
+namespace {
+// Captures what is written to std::cerr while it lives.
+class CerrCapture {
+ public:
+  CerrCapture() : old_(std::cerr.rdbuf(out_.rdbuf())) {}
+  ~CerrCapture() { std::cerr.rdbuf(old_); }
+  std::string text() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+  std::streambuf* old_;
+};
+}  // namespace
+
+TEST_CASE("dead letters: a huge bad line gives a capped reason and the whole raw line", "[connectors]") {
+  const SchemaRef schema = Schema::make({{"id", ValueType::kInt64}});
+  // An unterminated 1 MB string: the parser's message quotes all of it.
+  const std::string bad = "{\"id\":1,\"note\":\"" + std::string(1 << 20, 'a');
+  const std::string path = write_temp("huge.jsonl", "{\"id\":1}\n" + bad + "\n");
+  const std::string full_reason = parse_json_row(bad, schema).error;
+  REQUIRE(full_reason.size() > (1u << 20));
+  Job job("huge");
+  CollectSink<Row> rows;
+  CollectSink<DeadLetter> dead;
+  auto src = job.source(JsonLinesSource(path, schema));
+  src.sink(rows);
+  src.dead_letters().sink(dead);
+  job.run();
+  CHECK(rows.size() == 1);
+  std::vector<DeadLetter> d = dead.values();
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].reason == full_reason.substr(0, 256) + "... (" + std::to_string(full_reason.size()) + " bytes)");
+  CHECK(d[0].reason.rfind("invalid JSON at offset 1048592: syntax error while parsing value - invalid string: "
+                          "missing closing quote; last read: '\"aaaa",
+                          0) == 0);
+  CHECK(d[0].raw == bad);
+  CHECK(d[0].position == 2);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("dead letters nobody consumes are logged capped, with control characters escaped", "[connectors]") {
+  const SchemaRef schema = Schema::make({{"id", ValueType::kInt64}});
+  // A bad line trying to clear the screen and forge a log line with CR.
+  const std::string bad = "{\"id\":\"\x1b[2J\"}\rsluice: all good";
+  const std::string huge = "{\"id\":\"" + std::string(100000, 'b');
+  const std::string path = write_temp("forge.jsonl", bad + "\n" + huge + "\n");
+  Job job("forge");
+  CollectSink<Row> rows;
+  job.source(JsonLinesSource(path, schema)).sink(rows);
+  std::string log;
+  {
+    CerrCapture capture;
+    job.run();
+    log = capture.text();
+  }
+  const std::string reason2 = parse_json_row(huge, schema).error;
+  const std::string source = path.substr(path.find_last_of('/') + 1);
+  CHECK(log ==
+        "sluice: dead letter from " + source + " at 1: invalid JSON at offset 7: syntax error while parsing value - "
+        "invalid string: control character U+001B (ESC) must be escaped to \\\\u001B; last read: "
+        "'\"<U+001B>' (raw: {\"id\":\"\\x1b[2J\"}\\rsluice: all good)\n"
+        "sluice: dead letter from " + source + " at 2: " +
+            reason2.substr(0, 256) + "... (" + std::to_string(reason2.size()) + " bytes) (raw: {\"id\":\"" +
+            std::string(256 - 7, 'b') + "... (100007 bytes))\n");
   std::remove(path.c_str());
 }
