@@ -235,3 +235,157 @@ TEST_CASE("dead letters nobody consumes are logged capped, with control characte
             std::string(256 - 7, 'b') + "... (100007 bytes))\n");
   std::remove(path.c_str());
 }
+
+namespace {
+SchemaRef order_schema() {
+  return Schema::make({{"order", ValueType::kInt64},
+                       {"note", ValueType::kString},
+                       {"amount", ValueType::kDouble},
+                       {"qty", ValueType::kInt64}});
+}
+struct CsvRun {
+  std::vector<Row> rows;
+  std::vector<DeadLetter> dead;
+};
+CsvRun run_csv(const std::string& name, const std::string& content, FileSourceOptions options = {}) {
+  const std::string path = write_temp(name, content);
+  Job job("csv");
+  CollectSink<Row> rows;
+  CollectSink<DeadLetter> dead;
+  auto src = job.source(CsvSource(path, order_schema(), options));
+  src.sink(rows);
+  src.dead_letters().sink(dead);
+  job.run();
+  std::remove(path.c_str());
+  return CsvRun{rows.values(), dead.values()};
+}
+Row order(std::int64_t id, std::string note, double amount, std::int64_t qty) {
+  return Row(order_schema(), {Value(id), Value(std::move(note)), Value(amount), Value(qty)});
+}
+}  // namespace
+
+TEST_CASE("CSV source: a quoted field spanning lines is one record; its text cannot inject records",
+          "[connectors][csv]") {
+  const CsvRun r = run_csv("inject.csv",
+                           "order,note,amount,qty\n"
+                           "1,first,10.5,1\n"
+                           "2,\"note: \n666,injected,9999.99,5\n\",1,2\n"
+                           "3,third,7,3\n");
+  CHECK(r.rows == std::vector<Row>{order(1, "first", 10.5, 1), order(2, "note: \n666,injected,9999.99,5\n", 1, 2),
+                                   order(3, "third", 7, 3)});
+  CHECK(r.dead.empty());
+}
+
+TEST_CASE("CSV source: CRLF line breaks inside quotes are kept, doubled quotes across lines", "[connectors][csv]") {
+  const CsvRun r = run_csv("crlf.csv",
+                           "order,note,amount,qty\r\n"
+                           "1,\"a\r\nb\",1,2\r\n"
+                           "2,\"say \"\"hi\"\"\r\n\"\"bye\"\"\",3,4\r\n"
+                           "3,\"ends in a quote\"\"\nand goes on\",5,6\r\n"
+                           "4,\"\",7,8\r\n");
+  CHECK(r.rows == std::vector<Row>{order(1, "a\r\nb", 1, 2), order(2, "say \"hi\"\r\n\"bye\"", 3, 4),
+                                   order(3, "ends in a quote\"\nand goes on", 5, 6), order(4, "", 7, 8)});
+  CHECK(r.dead.empty());
+}
+
+TEST_CASE("CSV source: a bad record spanning lines is a dead letter at its first line; later lines keep their numbers",
+          "[connectors][csv]") {
+  const CsvRun r = run_csv("positions.csv",
+                           "order,note,amount,qty\n"
+                           "1,\"a\nb\nc\",1,x\n"
+                           "2,ok,1,2\n"
+                           "3,\"d\ne\",1\n"
+                           "oops\n");
+  CHECK(r.rows == std::vector<Row>{order(2, "ok", 1, 2)});
+  REQUIRE(r.dead.size() == 3);
+  CHECK(r.dead[0].reason == "field 'qty': 'x' is not an int64");
+  CHECK(r.dead[0].position == 2);
+  CHECK(r.dead[0].raw == "1,\"a\nb\nc\",1,x");
+  CHECK(r.dead[1].reason == "expected 4 fields, got 3");
+  CHECK(r.dead[1].position == 6);
+  CHECK(r.dead[1].raw == "3,\"d\ne\",1");
+  CHECK(r.dead[2].reason == "expected 4 fields, got 1");
+  CHECK(r.dead[2].position == 8);
+}
+
+TEST_CASE("CSV source: a quote in an unquoted field is an error and does not open a multi-line record",
+          "[connectors][csv]") {
+  const CsvRun r = run_csv("stray.csv",
+                           "order,note,amount,qty\n"
+                           "1,ab\"c,1,2\n"
+                           "2,ok,1,2\n"
+                           "3,\"x\"y,1,2\n"
+                           "4,ok,1,2\n");
+  CHECK(r.rows == std::vector<Row>{order(2, "ok", 1, 2), order(4, "ok", 1, 2)});
+  REQUIRE(r.dead.size() == 2);
+  CHECK(r.dead[0].reason == "unexpected quote in unquoted field at offset 4");
+  CHECK(r.dead[0].position == 2);
+  CHECK(r.dead[0].raw == "1,ab\"c,1,2");
+  CHECK(r.dead[1].reason == "unexpected character after closing quote at offset 5");
+  CHECK(r.dead[1].position == 4);
+}
+
+TEST_CASE("CSV source: an unterminated quoted field at end of file is one dead letter holding every line",
+          "[connectors][csv]") {
+  const CsvRun r = run_csv("eof.csv",
+                           "order,note,amount,qty\n"
+                           "1,ok,1,2\n"
+                           "2,\"never closed,1,2\n"
+                           "3,x,1,2\r\n"
+                           "4,y,1,2\n");
+  CHECK(r.rows == std::vector<Row>{order(1, "ok", 1, 2)});
+  REQUIRE(r.dead.size() == 1);
+  CHECK(r.dead[0].reason == "unterminated quoted field starting at offset 2: end of file after 3 lines");
+  CHECK(r.dead[0].position == 3);
+  CHECK(r.dead[0].raw == "2,\"never closed,1,2\n3,x,1,2\r\n4,y,1,2");
+  // Also on the last line, without a final line break.
+  const CsvRun last = run_csv("eof2.csv", "order,note,amount,qty\n1,\"open");
+  CHECK(last.rows.empty());
+  REQUIRE(last.dead.size() == 1);
+  CHECK(last.dead[0].reason == "unterminated quoted field starting at offset 2: end of file after 1 line");
+  CHECK(last.dead[0].position == 2);
+  CHECK(last.dead[0].raw == "1,\"open");
+}
+
+TEST_CASE("CSV source: a record still open after csv_max_record_lines or _bytes is a dead letter; reading resyncs",
+          "[connectors][csv]") {
+  const std::string text =
+      "order,note,amount,qty\n"
+      "1,\"open\n"
+      "a\n"
+      "b\n"
+      "c\n"
+      "5,x,1,2\n";
+  const CsvRun by_lines = run_csv("cap_lines.csv", text, {.csv_max_record_lines = 3});
+  CHECK(by_lines.rows == std::vector<Row>{order(5, "x", 1, 2)});
+  REQUIRE(by_lines.dead.size() == 2);
+  CHECK(by_lines.dead[0].reason ==
+        "unterminated quoted field starting at offset 2: still open after 3 lines (csv_max_record_lines), "
+        "reading on at line 5");
+  CHECK(by_lines.dead[0].position == 2);
+  CHECK(by_lines.dead[0].raw == "1,\"open\na\nb");
+  CHECK(by_lines.dead[1].reason == "expected 4 fields, got 1");
+  CHECK(by_lines.dead[1].position == 5);
+  CHECK(by_lines.dead[1].raw == "c");
+
+  const CsvRun by_bytes = run_csv("cap_bytes.csv", text, {.csv_max_record_bytes = 8});
+  CHECK(by_bytes.rows == std::vector<Row>{order(5, "x", 1, 2)});
+  REQUIRE(by_bytes.dead.size() == 3);
+  CHECK(by_bytes.dead[0].reason ==
+        "unterminated quoted field starting at offset 2: still open after 9 bytes (csv_max_record_bytes 8), "
+        "reading on at line 4");
+  CHECK(by_bytes.dead[0].position == 2);
+  CHECK(by_bytes.dead[0].raw == "1,\"open\na");
+  CHECK(by_bytes.dead[1].position == 4);
+  CHECK(by_bytes.dead[2].position == 5);
+
+  // Within the caps a record may span lines.
+  const CsvRun within = run_csv("cap_ok.csv", "order,note,amount,qty\n1,\"a\nb\nc\",1,2\n", {.csv_max_record_lines = 3});
+  CHECK(within.rows == std::vector<Row>{order(1, "a\nb\nc", 1, 2)});
+  CHECK(within.dead.empty());
+
+  CHECK_THROWS_WITH(CsvSource("x.csv", order_schema(), {.csv_max_record_lines = 0}),
+                    "x.csv: field 'csv_max_record_lines': must be at least 1");
+  CHECK_THROWS_WITH(CsvSource("x.csv", order_schema(), {.csv_max_record_bytes = 0}),
+                    "x.csv: field 'csv_max_record_bytes': must be at least 1");
+}
