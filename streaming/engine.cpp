@@ -123,6 +123,7 @@ std::shared_ptr<Query> Engine::start(const std::string& name, const Job& job, Qu
   if (name.empty()) throw ConfigError("Engine::start", "name", "query name must not be empty");
   if (options.workers == 0) options.workers = options_.workers;
   options.validate();
+  job.graph()->validate(job.name());
   {
     std::lock_guard lock(mu_);
     auto it = queries_.find(name);
