@@ -76,6 +76,47 @@ bool split_csv(std::string_view line, char delimiter, std::vector<CsvCell>& cell
 
 std::string field_prefix(const Field& f) { return "field '" + f.name + "': "; }
 
+}  // namespace
+}  // namespace detail
+
+bool csv_record_continues(std::string_view line, char delimiter, bool inside_quotes) {
+  // The quoting states of split_csv; a line break ends the record in every
+  // state but kQuoted. A quoting error also ends it: split_csv reports it.
+  enum class State { kFieldStart, kUnquoted, kQuoted, kQuoteInQuoted };
+  State state = inside_quotes ? State::kQuoted : State::kFieldStart;
+  for (const char c : line) {
+    switch (state) {
+      case State::kFieldStart:
+        if (c == '"') {
+          state = State::kQuoted;
+        } else if (c != delimiter) {
+          state = State::kUnquoted;
+        }
+        break;
+      case State::kUnquoted:
+        if (c == '"') return false;  // "unexpected quote in unquoted field"
+        if (c == delimiter) state = State::kFieldStart;
+        break;
+      case State::kQuoted:
+        if (c == '"') state = State::kQuoteInQuoted;
+        break;
+      case State::kQuoteInQuoted:  // "" is a quote; otherwise the quote closed the field
+        if (c == '"') {
+          state = State::kQuoted;
+        } else if (c == delimiter) {
+          state = State::kFieldStart;
+        } else {
+          return false;  // "unexpected character after closing quote"
+        }
+        break;
+    }
+  }
+  return state == State::kQuoted;
+}
+
+namespace detail {
+namespace {
+
 bool equals_ignore_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -174,9 +215,14 @@ bool convert_cell(const CsvCell& cell, const Field& field, Value& out, std::stri
     }
     case ValueType::kTimestamp: {
       std::int64_t us = 0;
-      if (parse_number(text, us) == NumParse::kOk) {
+      const NumParse n = parse_number(text, us);
+      if (n == NumParse::kOk) {
         out = Value::timestamp(us);
         return true;
+      }
+      if (n == NumParse::kOutOfRange) {  // an integer, just too large for µs in int64
+        error = field_prefix(field) + excerpt(text) + " is out of range for int64";
+        return false;
       }
       if (const auto ts = parse_iso8601_utc(text)) {
         out = Value::timestamp(*ts);

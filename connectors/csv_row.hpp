@@ -1,10 +1,13 @@
-// CSV -> Row: reading one CSV line into a `Row` of a given schema.
+// CSV -> Row: reading one CSV record into a `Row` of a given schema.
 //
-// Lines follow RFC 4180 quoting: a field may be enclosed in double quotes, a
-// quote inside a quoted field is written twice (""), and a quoted field may
-// contain the delimiter. The caller splits the input into lines (embedded
-// newlines inside quoted fields are not supported: one record per line); one
-// trailing '\r' (CRLF files) is ignored. Whitespace is data: nothing is trimmed.
+// Records follow RFC 4180 quoting: a field may be enclosed in double quotes,
+// a quote inside a quoted field is written twice (""), and a quoted field may
+// contain the delimiter and line breaks (LF or CRLF, kept as they are in the
+// value). A quote inside an unquoted field is an error. The caller splits the
+// input into records: `csv_record_continues` tells whether a line ends inside
+// a quoted field, so the record goes on with the next line (CsvSource does
+// this, see connectors/file_source.hpp). One trailing '\r' (CRLF files) is
+// ignored. Whitespace is data: nothing is trimmed.
 //
 // `parse_csv_row` never throws for bad input; a bad record yields a
 // `RowParseResult` with a reason, which the source turns into a `DeadLetter`.
@@ -52,17 +55,28 @@ struct CsvOptions {
   std::vector<std::size_t> columns = {};
 };
 
-/// Parses one CSV line into a Row of `schema`. Never throws for bad input.
+/// Whether the CSV record that `line` belongs to goes on after it: true when
+/// `line` (one physical line, without its line break) ends inside a quoted
+/// field. `inside_quotes` is the result for the record's previous line (false
+/// for its first line). A quoting error ends the record (parse_csv_row then
+/// reports it), so a stray quote in an unquoted field never swallows lines.
+bool csv_record_continues(std::string_view line, char delimiter, bool inside_quotes);
+
+/// Parses one CSV record (one line, or several joined by their line breaks
+/// when quoted fields span them) into a Row of `schema`. Never throws for bad
+/// input.
 ///
 /// On failure `error` is one of (x = field name, 'S' = the cell text, cut to
-/// 64 bytes followed by "..."; offsets are 0-based bytes into `line`):
+/// 64 bytes followed by "..."; offsets are 0-based bytes into `line`, the
+/// whole record):
 /// - "expected N fields, got M";
 /// - "unterminated quoted field starting at offset K";
 /// - "unexpected character after closing quote at offset K";
 /// - "unexpected quote in unquoted field at offset K";
 /// - "field 'x': empty" — empty cell for a non-nullable field;
 /// - "field 'x': 'S' is not a bool" / "... is not an int64" / "... is not a double";
-/// - "field 'x': 'S' is out of range for int64" / "... for double";
+/// - "field 'x': 'S' is out of range for int64" / "... for double" (int64
+///   also for an integer too large for a timestamp field);
 /// - "field 'x': 'S' is not a finite double" — nan, inf;
 /// - "field 'x': 'S' is not a timestamp (integer µs or ISO-8601 UTC)";
 /// - "field 'x': 'S' is not valid base64";

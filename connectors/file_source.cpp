@@ -11,6 +11,10 @@ namespace sluice {
 LineFileSource::LineFileSource(Format format, std::string path, SchemaRef schema, FileSourceOptions options)
     : format_(format), path_(std::move(path)), schema_(std::move(schema)), options_(std::move(options)) {
   if (!schema_) throw ConfigError(default_name(), "schema", "a schema is required");
+  if (options_.csv_max_record_lines == 0)
+    throw ConfigError(default_name(), "csv_max_record_lines", "must be at least 1");
+  if (options_.csv_max_record_bytes == 0)
+    throw ConfigError(default_name(), "csv_max_record_bytes", "must be at least 1");
   if (!options_.timestamp_field.empty()) {
     const std::size_t i = schema_->require(options_.timestamp_field, default_name());
     const ValueType t = (*schema_)[i].type;
@@ -34,32 +38,34 @@ class LineFileSource::Reader final : public SourceReader<Row> {
     in_.open(src.path_);
     if (!in_) throw SluiceError(ctx.name + ": cannot open '" + src.path_ + "': " + std::strerror(errno));
     active_ = true;
+    csv_.delimiter = src.options_.delimiter;
     if (src.format_ == Format::kCsv && src.options_.has_header) {
-      std::string header;
-      if (std::getline(in_, header)) {
-        ++line_no_;
-        csv_.columns = check_csv_header(parse_csv_header(strip_cr(header), src.options_.delimiter), *src.schema_,
+      std::string unterminated;
+      if (next_record(unterminated)) {
+        // An unterminated header makes parse_csv_header throw.
+        csv_.columns = check_csv_header(parse_csv_header(strip_cr(record_), src.options_.delimiter), *src.schema_,
                                         ctx.name);
       }
     }
-    csv_.delimiter = src.options_.delimiter;
   }
 
   SourceStatus poll(Batch<Row>& out, std::vector<DeadLetter>& dead, std::size_t max_records) override {
     if (!active_) return SourceStatus::kEnd;
-    // Bound the work per poll also when every line is bad.
+    // Bound the work per poll also when every record is bad.
     for (std::size_t seen = 0; seen < max_records; ++seen) {
-      if (!std::getline(in_, line_)) {
+      std::string unterminated;
+      if (!next_record(unterminated)) {
         active_ = false;
         return SourceStatus::kEnd;
       }
-      ++line_no_;
-      std::string_view text = strip_cr(line_);
+      std::string_view text = strip_cr(record_);
       if (src_.options_.skip_blank_lines && text.find_first_not_of(" \t") == std::string_view::npos) continue;
       RowParseResult r = src_.format_ == Format::kJsonLines ? parse_json_row(text, src_.schema_)
                                                             : parse_csv_row(text, src_.schema_, csv_);
       if (!r.ok()) {
-        dead.push_back(DeadLetter{r.error, name_, line_no_, std::string(text)});
+        // For an unterminated record the parser names the open field; say why it ended.
+        if (!unterminated.empty()) r.error += ": " + unterminated;
+        dead.push_back(DeadLetter{std::move(r.error), name_, first_line_, std::string(text)});
         continue;
       }
       Timestamp ts = 0;
@@ -67,7 +73,7 @@ class LineFileSource::Reader final : public SourceReader<Row> {
         const Value& v = (*r.row)[*src_.ts_index_];
         if (v.is_null()) {
           dead.push_back(DeadLetter{"field '" + src_.options_.timestamp_field + "': null timestamp", name_,
-                                    line_no_, std::string(text)});
+                                    first_line_, std::string(text)});
           continue;
         }
         ts = v.type() == ValueType::kTimestamp ? v.as_timestamp() : v.as_int64();
@@ -78,6 +84,41 @@ class LineFileSource::Reader final : public SourceReader<Row> {
   }
 
  private:
+  // Reads the next record into record_ (first line number in first_line_):
+  // one line, or for CSV as many as a quoted field spans, joined by '\n' (a
+  // CRLF line keeps its '\r'). When the record ends with a quoted field still
+  // open (end of file, or a cap), `unterminated` says why. False at end of file.
+  bool next_record(std::string& unterminated) {
+    if (!std::getline(in_, record_)) return false;
+    first_line_ = ++line_no_;
+    if (src_.format_ != Format::kCsv) return true;
+    std::size_t lines = 1;
+    bool open = csv_record_continues(record_, csv_.delimiter, false);
+    while (open) {
+      if (lines >= src_.options_.csv_max_record_lines) {
+        unterminated = "still open after " + std::to_string(lines) + " lines (csv_max_record_lines), reading on at line " +
+                       std::to_string(line_no_ + 1);
+        return true;
+      }
+      if (record_.size() > src_.options_.csv_max_record_bytes) {
+        unterminated = "still open after " + std::to_string(record_.size()) + " bytes (csv_max_record_bytes " +
+                       std::to_string(src_.options_.csv_max_record_bytes) + "), reading on at line " +
+                       std::to_string(line_no_ + 1);
+        return true;
+      }
+      if (!std::getline(in_, line_)) {
+        unterminated = "end of file after " + std::to_string(lines) + (lines == 1 ? " line" : " lines");
+        return true;
+      }
+      ++line_no_;
+      ++lines;
+      record_ += '\n';
+      record_ += line_;
+      open = csv_record_continues(line_, csv_.delimiter, true);
+    }
+    return true;
+  }
+
   static std::string_view strip_cr(const std::string& s) {
     std::string_view v(s);
     if (!v.empty() && v.back() == '\r') v.remove_suffix(1);
@@ -87,8 +128,10 @@ class LineFileSource::Reader final : public SourceReader<Row> {
   const LineFileSource& src_;
   std::string name_;
   std::ifstream in_;
-  std::string line_;
-  std::int64_t line_no_ = 0;
+  std::string record_;             // the current record, as read
+  std::string line_;               // the line being appended to it
+  std::int64_t line_no_ = 0;       // physical lines read so far
+  std::int64_t first_line_ = 0;    // the current record's first line
   CsvOptions csv_;
   bool active_ = false;
 };

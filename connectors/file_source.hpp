@@ -3,11 +3,23 @@
 // The schema is given up front, so field names (and the timestamp field) are
 // resolved once, when the source is built: an unknown name throws
 // UnknownFieldError naming the source and the field. A file is read by one
-// worker (worker 0); key_by spreads the work after it. Lines that do not
+// worker (worker 0); key_by spreads the work after it. Records that do not
 // parse, miss a field or have a mistyped one become dead letters
 // (`stream.dead_letters()`) with the reason, the file name and the 1-based
-// line number; they are counted and never stop the job. A missing file fails
-// the query at start with the file's name.
+// line number (of the record's first line), the record's text as `raw`; they
+// are counted and never stop the job. A missing file fails the query at start
+// with the file's name.
+//
+// JSON lines: one record per line. CSV: one record per line, except that a
+// quoted field may span lines (RFC 4180). A record whose quoted field is
+// still open at end of file, or after `csv_max_record_lines` lines or
+// `csv_max_record_bytes` bytes, is one dead letter holding every line it took
+// ("unterminated quoted field starting at offset K: end of file after N
+// lines" / "...: still open after N lines (csv_max_record_lines), reading on
+// at line L" / "...: still open after N bytes (csv_max_record_bytes M),
+// reading on at line L"); reading goes on with the next line not yet read.
+// Lines taken into such a record are never read as records of their own, so
+// the text of a quoted field cannot inject records.
 #pragma once
 
 #include <memory>
@@ -32,6 +44,12 @@ struct FileSourceOptions {
   char delimiter = ',';
   /// Blank lines are skipped (not dead letters). Default: true.
   bool skip_blank_lines = true;
+  /// CSV only: most physical lines one record may span (quoted fields with
+  /// line breaks). At least 1. Default: 256.
+  std::size_t csv_max_record_lines = 256;
+  /// CSV only: most bytes a record spanning lines may grow to while a quoted
+  /// field is open (a single line is not limited). At least 1. Default: 1 MiB.
+  std::size_t csv_max_record_bytes = std::size_t{1} << 20;
 };
 
 class LineFileSource : public Source<Row> {

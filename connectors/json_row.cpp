@@ -85,8 +85,81 @@ std::string describe_parse_error(std::string_view text) {
   return "invalid JSON at offset " + std::to_string(offset) + ": " + detail;
 }
 
+// Finds the literal text of top-level member `name` when the parser read it
+// as a float. nlohmann reads integers beyond uint64 (or below int64) as
+// doubles, so only the text tells "18446744073709551616" (an integer out of
+// range) from "1.8e19" (a double). Runs on the failure path only.
+class FloatMemberText final : public nlohmann::json_sax<Json> {
+ public:
+  explicit FloatMemberText(std::string_view name) : name_(name) {}
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t& text) override {
+    if (depth_ == 1 && in_member_) literal_ = text;  // a repeated name: the last wins, as in the DOM
+    return true;
+  }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override {
+    value();
+    ++depth_;
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (depth_ == 1) in_member_ = k == name_;
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    value();
+    ++depth_;
+    return true;
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+  const std::string& literal() const { return literal_; }
+
+ private:
+  bool value() {
+    if (depth_ == 1 && in_member_) literal_.clear();
+    return true;
+  }
+  std::string_view name_;
+  int depth_ = 0;
+  bool in_member_ = false;
+  std::string literal_;
+};
+
+// The text of top-level member `name` if it is an integer literal (optional
+// '-', digits) that the parser had to read as a double; empty otherwise.
+std::string out_of_range_integer(std::string_view line, std::string_view name) {
+  FloatMemberText finder(name);
+  Json::sax_parse(line.begin(), line.end(), &finder);
+  std::string_view text = finder.literal();
+  const std::string_view digits = !text.empty() && text.front() == '-' ? text.substr(1) : text;
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos) return {};
+  if (text.size() <= kMaxExcerptBytes) return std::string(text);
+  return std::string(text.substr(0, kMaxExcerptBytes)) + "...";
+}
+
 // Parses without exceptions; on failure fills `error` (slow path only).
 bool parse_document(std::string_view text, Json& out, std::string& error) {
+  // nlohmann's lexer reads a NUL byte as end of input, so "{...}\0junk"
+  // would parse as the object alone and the rest would be silently ignored.
+  // JSON text never contains a raw NUL (inside strings it must be \u0000).
+  if (const std::size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    error = "invalid JSON at offset " + std::to_string(nul) + ": NUL byte";
+    return false;
+  }
   out = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (!out.is_discarded()) return true;
   error = describe_parse_error(text);
@@ -288,6 +361,10 @@ RowParseResult parse_json_row(std::string_view line, const SchemaRef& schema) {
                                      std::string(to_string(field.type)) + ", got null");
     }
     if (!detail::to_field_value(*it, field, values[i], error)) {
+      if ((field.type == ValueType::kInt64 || field.type == ValueType::kTimestamp) && it->is_number_float()) {
+        if (std::string literal = detail::out_of_range_integer(line, field.name); !literal.empty())
+          error = detail::field_prefix(field.name) + literal + " is out of range for int64";
+      }
       return RowParseResult::failure(std::move(error));
     }
   }

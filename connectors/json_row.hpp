@@ -54,10 +54,13 @@ namespace sluice {
 /// JSON type found: null, bool, int64, double, string, array, object):
 /// - "invalid JSON at offset N: <parser detail>" — N is the 0-based byte
 ///   offset where the parser gave up (== line.size() for truncated input);
+/// - "invalid JSON at offset N: NUL byte" — the first NUL (0x00) byte, which
+///   JSON text never contains (anywhere in the line, even after the object);
 /// - "expected a JSON object, got U" — valid JSON but not an object;
 /// - "missing field 'x'" — a non-nullable field is absent;
 /// - "field 'x': expected T, got U" — wrong JSON type (null included);
-/// - "field 'x': N is out of range for int64" — an integer beyond int64;
+/// - "field 'x': N is out of range for int64" — an integer literal beyond
+///   int64 (int64 and timestamp fields; N is the literal, cut to 64 bytes);
 /// - "field 'x': 'S' is not an ISO-8601 UTC timestamp" — bad timestamp text;
 /// - "field 'x': 'S' is not valid base64" — bad bytes text;
 /// - "field 'x': nested deeper than 128 levels" — array/object nesting cap.

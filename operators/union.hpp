@@ -78,7 +78,7 @@ Stream<T> Stream<T>::union_with(const Stream<T>& other, const More&... more) con
   for (auto* g : graphs)
     if (g->get() != graph_.get()) throw GraphError("union", "", "cannot union streams of different jobs");
   const int port = graph_->new_port();
-  auto& node = graph_->add(std::make_unique<detail::UnionNode<T>>(port, std::move(ports)));
+  auto& node = graph_->add(std::make_unique<detail::UnionNode<T>>(port, ports), ports, {port});
   return Stream<T>(graph_, node.id(), port);
 }
 

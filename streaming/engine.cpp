@@ -187,6 +187,7 @@ std::shared_ptr<Query> Engine::start(const std::string& name, const Job& job, Qu
   if (name.empty()) throw ConfigError("Engine::start", "name", "query name must not be empty");
   if (options.workers == 0) options.workers = std::min({options_.workers, options.max_parallelism, QueryOptions::kMaxWorkers});
   options.validate();
+  job.graph()->validate(job.name());
   reap();
   {
     std::lock_guard lock(mu_);

@@ -6,6 +6,7 @@
 // dead-letter side output and are counted.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -67,12 +68,20 @@ namespace detail {
 [[noreturn]] void rethrow_in_operator(const std::string& op);
 }  // namespace detail
 
+/// Longest dead-letter reason kept: a longer one is cut (at a UTF-8 character
+/// boundary) and followed by "... (N bytes)", N its full length.
+inline constexpr std::size_t kMaxDeadLetterReasonBytes = 256;
+
 /// A record that could not be processed, with why and where it came from.
+/// Reason and raw are input-derived and may hold any bytes (control
+/// characters included): escape them before showing them on a terminal or a
+/// line-oriented log (Sluice's own log of unconsumed dead letters does).
 struct DeadLetter {
-  std::string reason;     ///< what was wrong, e.g. "field 'amount': expected double, got string"
+  std::string reason;     ///< what was wrong, e.g. "field 'amount': expected double, got string";
+                          ///< at most kMaxDeadLetterReasonBytes plus "... (N bytes)"
   std::string source;     ///< which source/operator saw it, e.g. "cards.jsonl"
   std::int64_t position;  ///< where in that source: line number (1-based) or offset
-  std::string raw;        ///< the raw input as read, for replay or inspection
+  std::string raw;        ///< the raw input as read (whole, however long), for replay or inspection
 };
 
 }  // namespace sluice

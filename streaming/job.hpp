@@ -28,7 +28,8 @@ class Job {
     if (name.empty()) name = source->default_name();
     name = graph_->unique_name(name);
     const int port = graph_->new_port();
-    auto& node = graph_->add(std::make_unique<detail::SourceNode<T>>(port, std::move(source), std::move(name)));
+    auto& node =
+        graph_->add(std::make_unique<detail::SourceNode<T>>(port, std::move(source), std::move(name)), {}, {port});
     return Stream<T>(graph_, node.id(), port);
   }
   template <class S>
@@ -55,7 +56,7 @@ template <class T>
 void Stream<T>::sink(std::shared_ptr<Sink<T>> sink, const std::string& name) const {
   if (!name.empty() && graph_->has_name(name)) throw GraphError(name, "", "operator name already used in this job");
   std::string n = name.empty() ? graph_->unique_name(sink->default_name()) : name;
-  graph_->add(std::make_unique<detail::SinkNode<T>>(port_, std::move(sink), std::move(n)));
+  graph_->add(std::make_unique<detail::SinkNode<T>>(port_, std::move(sink), std::move(n)), {port_}, {});
 }
 
 }  // namespace sluice

@@ -144,7 +144,9 @@ class Stream {
     if (!node.has_side_outputs())
       throw GraphError(node.name(), "", "operator '" + node.kind() + "' has no side outputs (asked for '" +
                                             tag.name() + "')");
-    const int port = node.side_port<U>(node.has_side_port(tag.id()) ? -1 : graph_->new_port(), tag);
+    const bool declared = node.has_side_port(tag.id());
+    const int port = node.side_port<U>(declared ? -1 : graph_->new_port(), tag);
+    if (!declared) graph_->set_producer(port, node_);
     return Stream<U>(graph_, node_, port);
   }
 
@@ -158,7 +160,7 @@ class Stream {
   template <class U, class N, class... Args>
   Stream<U> then(Args&&... args) const {
     const int port = graph_->new_port();
-    N& node = graph_->add(std::make_unique<N>(port_, port, std::forward<Args>(args)...));
+    N& node = graph_->add(std::make_unique<N>(port_, port, std::forward<Args>(args)...), {port_}, {port});
     return Stream<U>(graph_, node.id(), port);
   }
   const std::shared_ptr<detail::Graph>& graph() const { return graph_; }

@@ -207,6 +207,8 @@ class WatermarkNode final : public Node {
   WatermarkNode(int in, int out, WatermarkStrategy s, std::optional<Punctuation> punct = std::nullopt)
       : Node("watermarks", ""), in_(in), out_(out), strategy_(s), punct_(std::move(punct)) {}
 
+  bool emits_watermarks() const override { return true; }
+
   void prepare(const RunSettings& settings, SharedState& shared, MetricsRegistry&) const override {
     // One worker has nobody to align with.
     if (strategy_.max_drift_us > 0 && settings.workers > 1)

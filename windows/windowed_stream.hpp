@@ -85,7 +85,15 @@ class WindowedStream {
                   "see windows/aggregate.hpp");
     using Out = WindowResult<K, typename Aggs::result_type>;
     using Node = typename detail::WindowNodeOf<K, T, Aggs, Spec>::type;
-    return routed_.template then<Out, Node>(Aggs(detail::bind_aggregate<T>(aggs)...), spec_, late_);
+    Stream<Out> out = routed_.template then<Out, Node>(Aggs(detail::bind_aggregate<T>(aggs)...), spec_, late_);
+    // Without watermarks an event-time window fires only at end of input and
+    // keeps all its state until then; the job checks this when it starts,
+    // once the stream has its final name.
+    if constexpr (requires { spec_.time; }) {
+      if (spec_.time == WindowTime::kEventTime)
+        out.graph()->node(out.node_id()).require_watermarks("window uses event time", ", or use .processing_time()");
+    }
+    return out;
   }
 
   /// Output field names of aggregate(aggs...), in order.

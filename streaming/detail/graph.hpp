@@ -90,6 +90,25 @@ class Node {
   /// Whether `stream.side_output(tag)` / `dead_letters()` make sense here.
   virtual bool has_side_outputs() const { return false; }
 
+  /// The ports this node reads (set by Graph::add).
+  const std::vector<int>& inputs() const { return inputs_; }
+  void set_inputs(std::vector<int> inputs) { inputs_ = std::move(inputs); }
+
+  /// Whether this node generates the watermarks of what it emits
+  /// (`watermarks(...)`), rather than passing its inputs' on.
+  virtual bool emits_watermarks() const { return false; }
+
+  /// Marks a node that never does its job without watermarks from upstream
+  /// (an event-time window would only fire at end of input and hold its state
+  /// until then). `what` says why ("window uses event time"), `alternative`
+  /// is appended to the fix in Graph::validate's message (", or use ...").
+  void require_watermarks(std::string what, std::string alternative) {
+    watermarks_needed_for_ = std::move(what);
+    watermarks_alternative_ = std::move(alternative);
+  }
+  const std::string& watermarks_needed_for() const { return watermarks_needed_for_; }
+  const std::string& watermarks_alternative() const { return watermarks_alternative_; }
+
   /// The port of side output `tag`, declared on first use (build time).
   template <class U>
   int side_port(int new_port, const OutputTag<U>& tag) {
@@ -120,23 +139,42 @@ class Node {
     std::function<std::unique_ptr<SideOutputBase>(BuildContext&)> make;
   };
   std::vector<SideSpec> sides_;
+  std::vector<int> inputs_;
+  std::string watermarks_needed_for_, watermarks_alternative_;
   std::string kind_;
   std::string name_;
   int id_ = -1;
 };
 
-/// The nodes of a job in creation (= topological) order.
+/// The nodes of a job in creation (= topological) order, and which node
+/// produces each port, so the graph can be checked before it runs.
 class Graph {
  public:
+  /// Adds `node`, which reads ports `inputs` and produces ports `outputs`.
   template <class N>
-  N& add(std::unique_ptr<N> node) {
+  N& add(std::unique_ptr<N> node, std::vector<int> inputs, const std::vector<int>& outputs) {
     N& ref = *node;
     ref.set_id(static_cast<int>(nodes_.size()));
     if (ref.name().empty()) ref.set_name(ref.kind() + "#" + std::to_string(nodes_.size()));
+    ref.set_inputs(std::move(inputs));
+    for (int port : outputs) set_producer(port, ref.id());
     nodes_.push_back(std::move(node));
     return ref;
   }
-  int new_port() { return port_count_++; }
+  int new_port() {
+    producers_.push_back(-1);
+    return port_count_++;
+  }
+  /// Records that `node` produces `port` (side outputs are declared after their node).
+  void set_producer(int port, int node) { producers_.at(static_cast<std::size_t>(port)) = node; }
+  int producer(int port) const { return producers_.at(static_cast<std::size_t>(port)); }
+
+  /// Throws GraphError for a job that cannot run as meant, naming the job or
+  /// the operator: a job without operators, a job without a sink, a node that
+  /// requires watermarks (Node::require_watermarks) with some path from a
+  /// source that passes no `watermarks(...)`. Called when a query starts.
+  void validate(const std::string& job_name) const;
+
   std::size_t port_count() const { return static_cast<std::size_t>(port_count_); }
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   Node& node(int id) { return *nodes_.at(static_cast<std::size_t>(id)); }
@@ -157,6 +195,7 @@ class Graph {
 
  private:
   std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<int> producers_;  // by port: the node producing it
   int port_count_ = 0;
 };
 

@@ -2,16 +2,29 @@
 // it down the chain, and at the end emits the final watermark and end of input.
 #pragma once
 
-#include <cstdio>
+#include <iosfwd>
+#include <string>
 
 #include "streaming/detail/graph.hpp"
+#include "streaming/detail/log_text.hpp"
 #include "streaming/source.hpp"
 
 namespace sluice::detail {
 
-/// Prints the first few dead letters nobody consumes, so they are not silent
-/// (they are also counted in metrics).
+/// How much of a dead letter's raw input a log line shows.
+inline constexpr std::size_t kMaxLoggedRawBytes = 256;
+
+/// One log line (no newline) for a dead letter nobody consumes:
+/// "sluice: dead letter from <source> at <position>: <reason> (raw: <raw>)".
+/// Source, reason and raw are escaped and cut by escape_for_log (raw to
+/// kMaxLoggedRawBytes; the reason was capped when routed, this only guards
+/// direct callers), so input can neither forge log lines nor flood the log.
+std::string format_dead_letter_log(const DeadLetter& d);
+
+/// Writes the first few dead letters nobody consumes to `out` (stderr by
+/// default), so they are not silent (they are also counted in metrics).
 void log_unconsumed_dead_letter(const DeadLetter& d, std::uint64_t count_so_far);
+void log_unconsumed_dead_letter(const DeadLetter& d, std::uint64_t count_so_far, std::ostream& out);
 
 template <class T>
 class SourceTask final : public Task {
@@ -68,6 +81,9 @@ class SourceTask final : public Task {
     SideOutput<DeadLetter>* side = sides_.find<DeadLetter>(dead_letter_tag().id());
     for (DeadLetter& d : dead_) {
       ++dead_count_;
+      // The raw input is kept whole; the reason, meant for people, is capped
+      // (a parser may quote a whole 50 MB line in its message).
+      d.reason = cap_text(std::move(d.reason), kMaxDeadLetterReasonBytes);
       if (side != nullptr && side->output().connected()) {
         side->emit(std::move(d), 0);
       } else {

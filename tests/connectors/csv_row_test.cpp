@@ -183,6 +183,12 @@ TEST_CASE("parse_csv_row conversion errors name the field and text", "[connector
         "field 'x': '9223372036854775808' is out of range for int64");
   CHECK(error_of("-9223372036854775809", one(ValueType::kInt64)) ==
         "field 'x': '-9223372036854775809' is out of range for int64");
+  CHECK(error_of("18446744073709551616", one(ValueType::kInt64)) ==
+        "field 'x': '18446744073709551616' is out of range for int64");
+  CHECK(error_of("18446744073709551616", one(ValueType::kTimestamp)) ==
+        "field 'x': '18446744073709551616' is out of range for int64");
+  CHECK(error_of("-9223372036854775809", one(ValueType::kTimestamp)) ==
+        "field 'x': '-9223372036854775809' is out of range for int64");
   CHECK(error_of("yes", one(ValueType::kBool)) == "field 'x': 'yes' is not a bool");
   CHECK(error_of("2", one(ValueType::kBool)) == "field 'x': '2' is not a bool");
   CHECK(error_of("2026-02-30T00:00:00Z", one(ValueType::kTimestamp)) ==
@@ -246,4 +252,23 @@ TEST_CASE("check_csv_header rejects unknown, duplicate and missing columns", "[c
         "op: field 'card_id': CSV header names this column twice");
   CHECK(thrown_message<GraphError>([&] { check_csv_header({"card_id", "count"}, *s, "op"); }) ==
         "op: field 'amount': non-nullable field missing from CSV header (card_id, count)");
+}
+
+TEST_CASE("csv_record_continues: only a line ending inside a quoted field continues", "[connectors][csv]") {
+  CHECK_FALSE(csv_record_continues("a,b,c", ',', false));
+  CHECK_FALSE(csv_record_continues("", ',', false));
+  CHECK(csv_record_continues("a,\"b", ',', false));
+  CHECK(csv_record_continues("a,\"b,c\r", ',', false));          // the CR is inside the field
+  CHECK_FALSE(csv_record_continues("a,\"b\"\r", ',', false));    // closed, CRLF
+  CHECK(csv_record_continues("a,\"b\"\"", ',', false));          // "" is a quote: still open
+  CHECK_FALSE(csv_record_continues("a,\"b\"\"\"", ',', false));  // closed after the quote
+  CHECK_FALSE(csv_record_continues("a,b\"c", ',', false));       // stray quote: an error, ends the record
+  CHECK_FALSE(csv_record_continues("a,\"b\"x,\"", ',', false));  // error after a closing quote
+  CHECK(csv_record_continues("a;\"b", ';', false));
+  CHECK_FALSE(csv_record_continues("a;b\";\"", ';', false));
+  // Lines after the first start inside the open field.
+  CHECK(csv_record_continues("more text, still quoted", ',', true));
+  CHECK_FALSE(csv_record_continues("end\",1,2", ',', true));
+  CHECK(csv_record_continues("end\",1,\"again", ',', true));
+  CHECK(csv_record_continues("", ',', true));
 }

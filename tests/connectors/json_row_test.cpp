@@ -190,11 +190,12 @@ TEST_CASE("parse_json_row: wrong types name field, expected and actual", "[conne
 TEST_CASE("parse_json_row: out-of-range integers, bad timestamps, bad base64", "[connectors]") {
   CHECK(error_of(R"({"x":9223372036854775808})", one(ValueType::kInt64)) ==
         "field 'x': 9223372036854775808 is out of range for int64");
-  // Beyond uint64 the parser already produced a double.
+  // Integers beyond uint64 (or below int64) are read as doubles by the
+  // parser; they are still integers in the text, so out of range, not a double.
   CHECK(error_of(R"({"x":99999999999999999999})", one(ValueType::kInt64)) ==
-        "field 'x': expected int64, got double");
+        "field 'x': 99999999999999999999 is out of range for int64");
   CHECK(error_of(R"({"x":-9223372036854775809})", one(ValueType::kInt64)) ==
-        "field 'x': expected int64, got double");
+        "field 'x': -9223372036854775809 is out of range for int64");
   CHECK(error_of(R"({"x":[1,18446744073709551615]})", one(ValueType::kArray)) ==
         "field 'x': 18446744073709551615 is out of range for int64");
   CHECK(error_of(R"({"x":9223372036854775808})", one(ValueType::kTimestamp)) ==
@@ -214,6 +215,48 @@ TEST_CASE("parse_json_row: out-of-range integers, bad timestamps, bad base64", "
   const SchemaRef two = Schema::make({{"a", ValueType::kInt64}, {"b", ValueType::kInt64}});
   CHECK(error_of(R"({"b":"x","a":"y"})", two) == "field 'a': expected int64, got string");
   CHECK(error_of(R"({"b":"x"})", two) == "missing field 'a'");
+}
+
+TEST_CASE("parse_json_row: integers beyond 64 bits are out of range, not doubles", "[connectors]") {
+  const SchemaRef qty = Schema::make({{"qty", ValueType::kInt64}});
+  CHECK(error_of(R"({"qty":18446744073709551616})", qty) ==
+        "field 'qty': 18446744073709551616 is out of range for int64");  // 2^64
+  CHECK(error_of(R"({"qty": -9223372036854775809 })", qty) ==
+        "field 'qty': -9223372036854775809 is out of range for int64");  // -2^63-1
+  CHECK(error_of(R"({"qty":18446744073709551616})", Schema::make({{"qty", ValueType::kTimestamp}})) ==
+        "field 'qty': 18446744073709551616 is out of range for int64");
+  // The literal reported is that of the member read (the last one when a name
+  // repeats), not one of a nested member of the same name.
+  CHECK(error_of(R"({"o":{"qty":-99999999999999999999},"qty":1.5})", qty) ==
+        "field 'qty': expected int64, got double");
+  CHECK(error_of(R"({"o":{"qty":5},"qty":1,"qty":-99999999999999999999})", qty) ==
+        "field 'qty': -99999999999999999999 is out of range for int64");
+  // Long literals are cut like other excerpts.
+  CHECK(error_of(R"({"qty":)" + std::string(100, '7') + "}", qty) ==
+        "field 'qty': " + std::string(64, '7') + "... is out of range for int64");
+  // Written as a fraction or with an exponent it is a double, whatever its value.
+  CHECK(error_of(R"({"qty":1e19})", qty) == "field 'qty': expected int64, got double");
+  CHECK(error_of(R"({"qty":18446744073709551616.0})", qty) == "field 'qty': expected int64, got double");
+  CHECK(value_of(R"({"x":-9223372036854775808})", one(ValueType::kInt64)).as_int64() ==
+        std::numeric_limits<std::int64_t>::min());
+}
+
+TEST_CASE("parse_json_row: a NUL byte anywhere makes the line invalid, naming its offset", "[connectors]") {
+  using namespace std::string_literals;
+  const SchemaRef s = one(ValueType::kInt64);
+  // nlohmann's lexer takes NUL as end of input: without the check the first
+  // object was accepted and the rest of the line ignored.
+  CHECK(error_of("{\"x\":1}\0{\"x\":2}"s, s) == "invalid JSON at offset 7: NUL byte");
+  CHECK(error_of("{\"x\":1}\0"s, s) == "invalid JSON at offset 7: NUL byte");
+  CHECK(error_of("\0{\"x\":1}"s, s) == "invalid JSON at offset 0: NUL byte");
+  CHECK(error_of("{\"x\":1 \0}"s, s) == "invalid JSON at offset 7: NUL byte");
+  CHECK(error_of("{\"x\":1, \"s\":\"a\0b\"}"s, s) == "invalid JSON at offset 14: NUL byte");
+  // The first NUL is reported.
+  CHECK(error_of("{\"x\":1}  \0\0"s, s) == "invalid JSON at offset 9: NUL byte");
+  // Schema-less values (CSV array/object cells) too.
+  const ValueParseResult v = parse_json_value("[1]\0[2]"s);
+  CHECK_FALSE(v.ok());
+  CHECK(v.error == "invalid JSON at offset 3: NUL byte");
 }
 
 TEST_CASE("parse_json_row without a schema fails cleanly", "[connectors]") {

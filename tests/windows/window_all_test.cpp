@@ -92,7 +92,7 @@ TEST_CASE("window_all over an empty stream emits nothing") {
   src.end();
   Job job("all");
   CollectSink<AllResult> out;
-  job.source(src).window_all(tumbling(10us)).aggregate(count(), sum("v", &Ev::v)).sink(out);
+  job.source(src).watermarks(ascending()).window_all(tumbling(10us)).aggregate(count(), sum("v", &Ev::v)).sink(out);
   job.run(QueryOptions{.workers = 2});
   CHECK(out.records().empty());
 }
