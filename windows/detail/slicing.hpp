@@ -24,16 +24,26 @@ constexpr Timestamp floor_div(Timestamp a, DurationUs b) {
 }
 
 /// The slice and window grid of one window spec. A window is named by its
-/// end e (a point of the slide grid) and covers [e - size, e); a slice by its
-/// end s and covers [s - slice, s).
+/// end e and covers [e - size, e); a slice by its end s and covers
+/// [s - slice, s). As in Flink, window starts lie on spec.offset + k * slide,
+/// so ends lie on `offset` + k * slide with offset = spec.offset + size (mod
+/// slide): the two grids differ when slide does not divide size. Slice ends
+/// lie on `offset` + k * slice, which holds every window start and end (size
+/// and slide are multiples of slice).
 struct SliceGrid {
   DurationUs size;
   DurationUs slide;
   DurationUs slice;
-  DurationUs offset;  // in [0, slide)
+  DurationUs offset;  // of the window ends, in [0, slide)
 
   explicit SliceGrid(const TimeWindows& w)
-      : size(w.size_us), slide(w.slide_us), slice(w.slice_us()), offset(((w.offset_us % w.slide_us) + w.slide_us) % w.slide_us) {}
+      : size(w.size_us), slide(w.slide_us), slice(w.slice_us()), offset(end_offset(w)) {}
+
+  /// (offset + size) mod slide, in [0, slide), without overflow.
+  static DurationUs end_offset(const TimeWindows& w) {
+    const DurationUs o = (w.offset_us % w.slide_us + w.size_us % w.slide_us) % w.slide_us;
+    return o < 0 ? o + w.slide_us : o;
+  }
 
   /// End of the slice holding `ts`.
   Timestamp slice_end(Timestamp ts) const { return floor_div(ts - offset, slice) * slice + offset + slice; }
