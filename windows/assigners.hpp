@@ -98,9 +98,16 @@ struct TimeWindows {
   /// The unit partial aggregates are kept in: gcd(size, slide).
   DurationUs slice_us() const { return std::gcd(size_us, slide_us); }
 
-  /// Throws GraphError (naming `op`) unless 0 < slide <= size.
+  /// The largest window size: 2^60 µs (about 36,000 years). With record
+  /// timestamps within ±2^62 (streaming/time.hpp) window arithmetic then
+  /// stays far from int64's bounds.
+  static constexpr DurationUs kMaxSizeUs = DurationUs{1} << 60;
+
+  /// Throws GraphError (naming `op`) unless 0 < slide <= size <= 2^60 us.
   void validate(const std::string& op) const {
     if (size_us <= 0) throw GraphError(op, "size", "window size must be positive, got " + std::to_string(size_us) + " us");
+    if (size_us > kMaxSizeUs)
+      throw GraphError(op, "size", "window size must be at most 2^60 us, got " + std::to_string(size_us) + " us");
     if (slide_us <= 0)
       throw GraphError(op, "slide", "window slide must be positive, got " + std::to_string(slide_us) + " us");
     if (slide_us > size_us)
