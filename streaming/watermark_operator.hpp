@@ -23,6 +23,13 @@ Timestamp max_timestamp(const Batch<T>& batch) {
   return std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
 }
 
+/// max_ts - bound - 1, the bounded-out-of-orderness watermark, saturating
+/// at kMinTimestamp: the bound is the user's and unlimited, and max_ts is
+/// kMinTimestamp before the first record.
+constexpr Timestamp bounded_watermark(Timestamp max_ts, DurationUs bound) {
+  return saturating_sub(saturating_sub(max_ts, bound), 1);
+}
+
 struct NoPunctuation {};
 
 /// How far each worker's share of one aligned stream has got in event time:
@@ -67,7 +74,8 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
     const Timestamp slowest = group_->min();
     if (slowest == kMaxTimestamp) return false;
     if (slowest == kMinTimestamp) return true;
-    return max_ts_ - strategy_.max_out_of_orderness_us - 1 > slowest + strategy_.max_drift_us;
+    return bounded_watermark(max_ts_, strategy_.max_out_of_orderness_us) >
+           saturating_add(slowest, strategy_.max_drift_us);
   }
 
   void open() override { last_activity_us_ = last_emit_us_ = clock_.now_us(); }
@@ -78,7 +86,7 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
     saw_records_ = true;
     if (idle_) {
       idle_ = false;
-      publish(max_ts_ == kMinTimestamp ? current_ : max_ts_ - strategy_.max_out_of_orderness_us - 1);
+      publish(max_ts_ == kMinTimestamp ? current_ : bounded_watermark(max_ts_, strategy_.max_out_of_orderness_us));
       this->out_.control(Control::active());
     }
     if constexpr (!std::is_same_v<Punctuation, NoPunctuation>) {
@@ -92,7 +100,7 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
       max_ts_ = std::max(max_ts_, max_timestamp(batch));
       this->out_.push(batch);
       if (group_ != nullptr && current_ != kMaxTimestamp)
-        publish(max_ts_ - strategy_.max_out_of_orderness_us - 1);
+        publish(bounded_watermark(max_ts_, strategy_.max_out_of_orderness_us));
       if (strategy_.emit_interval_us == 0) emit_periodic();
     }
   }
@@ -140,7 +148,7 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
 
   void emit_periodic() {
     if (max_ts_ == kMinTimestamp) return;
-    const Timestamp candidate = max_ts_ - strategy_.max_out_of_orderness_us - 1;
+    const Timestamp candidate = bounded_watermark(max_ts_, strategy_.max_out_of_orderness_us);
     if (candidate > current_) advance(candidate);
   }
 

@@ -348,6 +348,35 @@ TEST_CASE("watermarks: without idleness a quiet source holds the union back", "[
   CHECK(out.watermarks() == std::vector<Timestamp>{49, 699, kInf});
 }
 
+TEST_CASE("watermarks: max - bound - 1 saturates instead of wrapping at the bottom of the range", "[streaming]") {
+  // A record at the smallest valid timestamp and a bound of 2^62: max - bound - 1
+  // is below INT64_MIN. It used to wrap to a huge watermark, which made every
+  // later record late downstream.
+  ManualClock clock(0);
+  ScriptedSource<int> src;
+  src.push_values({{1, kMinValidTimestamp}});
+  src.push_values({{2, 0}});  // 0 - 2^62 - 1: representable, the first real watermark
+  src.end();
+  ProbeSink<int> out;
+  Job job("saturate");
+  job.source(src)
+      .watermarks(bounded_out_of_orderness(std::chrono::microseconds(kMaxValidTimestamp)).with_emit_interval(0ms))
+      .sink(out);
+  job.run(manual_options(clock));
+  INFO(show(out.watermarks()));
+  CHECK(out.watermarks() == std::vector<Timestamp>{-kMaxValidTimestamp - 1, kInf});
+  CHECK(out.values() == std::vector<int>{1, 2});
+}
+
+TEST_CASE("watermarks: the bounded watermark saturates for any bound and maximum", "[streaming]") {
+  using detail::bounded_watermark;
+  CHECK(bounded_watermark(kMinTimestamp, 0) == kMinTimestamp);  // no record yet
+  CHECK(bounded_watermark(kMinValidTimestamp, kMaxTimestamp) == kMinTimestamp);
+  CHECK(bounded_watermark(kMinValidTimestamp, kMaxValidTimestamp) == kMinTimestamp);
+  CHECK(bounded_watermark(kMaxValidTimestamp, kMaxTimestamp) == kMaxValidTimestamp - kMaxTimestamp - 1);
+  CHECK(bounded_watermark(kMaxValidTimestamp, 5) == kMaxValidTimestamp - 6);
+}
+
 TEST_CASE("watermarks: a negative bound is refused with a ConfigError naming the field", "[streaming]") {
   Job job("bad");
   ScriptedSource<int> src;
