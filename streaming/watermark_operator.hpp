@@ -1,4 +1,4 @@
-// The operators behind `assign_timestamps` and `watermarks`.
+// The operators behind `watermarks` (assign_timestamps: streaming/assign_timestamps.hpp).
 #pragma once
 
 #include <algorithm>
@@ -240,32 +240,7 @@ class WatermarkNode final : public Node {
   std::optional<Punctuation> punct_;
 };
 
-template <class T, class Out, class F>
-class AssignTimestampsOperator final : public OneInputOperator<T, T> {
-  static_assert(std::is_same_v<T, Out>, "assign_timestamps keeps the record type");
-
- public:
-  AssignTimestampsOperator(OperatorMetrics& m, const F& f) : OneInputOperator<T, T>(m), f_(f) {}
-  void push(Batch<T>& batch) override {
-    this->metrics_.records_in.add(batch.size());
-    for (Record<T>& r : batch) r.ts_us = f_(r.value);
-    this->metrics_.records_out.add(batch.size());
-    this->out_.push(batch);
-  }
-
- private:
-  F f_;
-};
-
 }  // namespace detail
-
-template <class T>
-template <class F>
-Stream<T> Stream<T>::assign_timestamps(F f) const {
-  static_assert(std::is_invocable_r_v<Timestamp, F&, const T&>,
-                "assign_timestamps(f): f must be callable as Timestamp f(const T&) (µs since epoch)");
-  return then<T, detail::ChainedNode<T, T, detail::AssignTimestampsOperator, F>>("assign_timestamps", std::move(f));
-}
 
 template <class T>
 Stream<T> Stream<T>::watermarks(const WatermarkStrategy& s) const {
