@@ -5,7 +5,9 @@
 // that enforce the valid range (streaming/time.hpp): a record whose
 // timestamp falls outside ±2^62 µs becomes a dead letter ("timestamp out of
 // range", on `stream.dead_letters()` of this stream, counted) instead of
-// flowing on into window arithmetic. The per-record cost is one unsigned
+// flowing on into window arithmetic. The dead letter's source is this
+// operator's name, its position the record's 1-based number among those this
+// worker's instance saw, and `raw` is empty (a typed record has no text). The per-record cost is one unsigned
 // compare; bad records are taken out of the batch only when there are any.
 #pragma once
 
