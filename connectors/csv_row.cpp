@@ -7,6 +7,7 @@
 
 #include "connectors/json_row.hpp"
 #include "streaming/errors.hpp"
+#include "streaming/time.hpp"
 
 namespace sluice {
 namespace detail {
@@ -217,6 +218,10 @@ bool convert_cell(const CsvCell& cell, const Field& field, Value& out, std::stri
       std::int64_t us = 0;
       const NumParse n = parse_number(text, us);
       if (n == NumParse::kOk) {
+        if (!is_valid_timestamp(us)) {  // window arithmetic relies on the range (streaming/time.hpp)
+          error = field_prefix(field) + timestamp_out_of_range(us);
+          return false;
+        }
         out = Value::timestamp(us);
         return true;
       }

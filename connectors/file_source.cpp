@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "connectors/json_row.hpp"
+#include "streaming/time.hpp"
 
 namespace sluice {
 
@@ -77,6 +78,11 @@ class LineFileSource::Reader final : public SourceReader<Row> {
           continue;
         }
         ts = v.type() == ValueType::kTimestamp ? v.as_timestamp() : v.as_int64();
+        if (!is_valid_timestamp(ts)) {  // an int64 field: the parser did not check the range
+          dead.push_back(DeadLetter{"field '" + src_.options_.timestamp_field + "': " + timestamp_out_of_range(ts),
+                                    name_, line_no_, std::string(text)});
+          continue;
+        }
       }
       out.push_back(Record<Row>{std::move(*r.row), ts});
     }

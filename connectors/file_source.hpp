@@ -35,7 +35,8 @@ namespace sluice {
 struct FileSourceOptions {
   /// Field holding each record's event time: a timestamp field, or an int64
   /// field in µs since the epoch. Empty: every record gets timestamp 0 (use
-  /// assign_timestamps). A null value there makes the line a dead letter.
+  /// assign_timestamps). A null value there, or one outside the valid range
+  /// (±2^62 µs, see streaming/time.hpp), makes the line a dead letter.
   std::string timestamp_field;
   /// CSV only: the first line names the columns (any order; checked against
   /// the schema when the query starts). Default: true.

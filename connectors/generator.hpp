@@ -2,7 +2,10 @@
 //
 // Record i (i = 0, 1, ...) is `make(i)` with event timestamp
 // `first_ts_us + i * ts_step_us`, so a run is reproducible and independent of
-// the worker count: workers take the sequence in chunks, round-robin.
+// the worker count: workers take the sequence in chunks, round-robin. Every
+// timestamp stays within the valid range (±2^62 µs, streaming/time.hpp): a
+// bounded generator whose timestamps would leave it is refused with a
+// ConfigError; an unbounded one ends after its last record within it.
 //
 // As fast as possible by default. With `events_per_second`, it behaves like
 // an external producer emitting at that rate (per the query's clock) into a
@@ -26,11 +29,13 @@
 namespace sluice {
 
 struct GeneratorOptions {
-  /// Records to produce; 0 = unbounded (until stopped).
+  /// Records to produce; 0 = unbounded (until stopped, or until the next
+  /// timestamp would leave the valid range).
   std::uint64_t count = 0;
-  /// Event timestamp of record 0, in µs. Default 0.
+  /// Event timestamp of record 0, in µs; within ±2^62. Default 0.
   Timestamp first_ts_us = 0;
-  /// Event time between consecutive records, in µs. Default 1.
+  /// Event time between consecutive records, in µs (may be 0 or negative).
+  /// With `count`, record count - 1 must stay within ±2^62. Default 1.
   DurationUs ts_step_us = 1;
   /// Records per second over all workers, by the query's clock; 0 = as fast as possible.
   double events_per_second = 0;
@@ -51,6 +56,7 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
     options_.buffer.validate(name_ + ".buffer");
     if (options_.chunk == 0) throw ConfigError(name_, "chunk", "must be > 0");
     if (options_.events_per_second < 0) throw ConfigError(name_, "events_per_second", "must be >= 0");
+    check_timestamps();
   }
 
   std::string default_name() const override { return name_; }
@@ -82,6 +88,14 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
     }
 
    private:
+    /// ts + n * step in wrapping (unsigned) arithmetic. Records' timestamps
+    /// are within the valid range (check_timestamps), but the end iterator
+    /// of a run, one step past the last record, may not be (its timestamp is
+    /// never used), and first + i * step may pass 2^63 on the way.
+    static Timestamp ts_add(Timestamp ts, DurationUs step, std::uint64_t n) {
+      return static_cast<Timestamp>(static_cast<std::uint64_t>(ts) + n * static_cast<std::uint64_t>(step));
+    }
+
     /// Records i, i+1, ... as a forward range; dereferencing makes one.
     struct Records {
       using iterator_category = std::forward_iterator_tag;
@@ -98,7 +112,7 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
       Record<T> operator*() const { return Record<T>{(*make)(i), ts}; }
       Records& operator++() {
         ++i;
-        ts += step;
+        ts = ts_add(ts, step, 1);
         return *this;
       }
       Records operator++(int) {
@@ -108,7 +122,7 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
       }
       bool operator==(const Records& o) const { return i == o.i; }
       difference_type operator-(const Records& o) const { return static_cast<difference_type>(i - o.i); }
-      Records advanced(std::uint64_t n) const { return Records{make, i + n, ts + static_cast<Timestamp>(n) * step, step}; }
+      Records advanced(std::uint64_t n) const { return Records{make, i + n, ts_add(ts, step, n), step}; }
     };
 
     // Global index of this worker's j-th record.
@@ -134,7 +148,7 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
         }
         // A sized range: the batch grows once and each record is built in
         // place, with no capacity check per record.
-        const Records first{&g_.make_, i, o.first_ts_us + static_cast<Timestamp>(i) * o.ts_step_us, o.ts_step_us};
+        const Records first{&g_.make_, i, ts_add(o.first_ts_us, o.ts_step_us, i), o.ts_step_us};
         out.insert(out.end(), first, first.advanced(run));
         next_ += run;
         n -= static_cast<std::size_t>(run);
@@ -240,7 +254,7 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
       for (std::size_t k = 0; k < n; ++k) {
         auto& r = ranges_.front();
         const std::uint64_t i = global_index(r.first++);
-        out.push_back(Record<T>{g_.make_(i), o.first_ts_us + static_cast<Timestamp>(i) * o.ts_step_us});
+        out.push_back(Record<T>{g_.make_(i), ts_add(o.first_ts_us, o.ts_step_us, i)});
         if (r.first == r.second) ranges_.pop_front();
       }
       buffered_ -= n;
@@ -260,6 +274,30 @@ class Generator final : public Source<std::decay_t<std::invoke_result_t<const F&
     std::uint64_t buffered_ = 0;  // records waiting in ranges_
     std::deque<std::pair<std::uint64_t, std::uint64_t>> ranges_;  // buffered local index ranges [first, second)
   };
+
+  /// Keeps every timestamp within the valid range: refuses a bounded
+  /// sequence that leaves it; ends an unbounded one at its last record within
+  /// it (by setting count).
+  void check_timestamps() {
+    const GeneratorOptions& o = options_;
+    if (!is_valid_timestamp(o.first_ts_us)) throw ConfigError(name_, "first_ts_us", timestamp_out_of_range(o.first_ts_us));
+    if (o.count != 0) {
+      const __int128 last = static_cast<__int128>(o.first_ts_us) +
+                            static_cast<__int128>(o.count - 1) * static_cast<__int128>(o.ts_step_us);
+      if (last < kMinValidTimestamp || last > kMaxValidTimestamp)
+        throw ConfigError(name_, "ts_step_us",
+                          "record " + std::to_string(o.count - 1) + " of " + std::to_string(o.count) +
+                              " would leave the valid timestamp range [" + std::to_string(kMinValidTimestamp) + ", " +
+                              std::to_string(kMaxValidTimestamp) + "] (µs, ±2^62)");
+    } else if (o.ts_step_us != 0) {
+      // Records 0 .. room are within the range; room < 2^63, so count fits.
+      const std::uint64_t span = o.ts_step_us > 0 ? static_cast<std::uint64_t>(kMaxValidTimestamp - o.first_ts_us)
+                                                  : static_cast<std::uint64_t>(o.first_ts_us - kMinValidTimestamp);
+      const std::uint64_t step = o.ts_step_us > 0 ? static_cast<std::uint64_t>(o.ts_step_us)
+                                                  : std::uint64_t{0} - static_cast<std::uint64_t>(o.ts_step_us);
+      options_.count = span / step + 1;
+    }
+  }
 
   GeneratorOptions options_;
   F make_;

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "streaming/time.hpp"
+
 namespace sluice {
 namespace detail {
 namespace {
@@ -277,6 +279,10 @@ bool to_field_value(const Json& j, const Field& field, Value& out, std::string& 
       if (j.is_number_integer()) {
         std::int64_t us;
         if (!read_int64(j, field.name, us, error)) return false;
+        if (!is_valid_timestamp(us)) {  // window arithmetic relies on the range (streaming/time.hpp)
+          error = field_prefix(field.name) + timestamp_out_of_range(us);
+          return false;
+        }
         out = Value::timestamp(us);
         return true;
       }

@@ -2,6 +2,11 @@
 
 namespace sluice {
 
+std::string timestamp_out_of_range(Timestamp ts) {
+  return "timestamp out of range: " + std::to_string(ts) + " is outside the valid range [" +
+         std::to_string(kMinValidTimestamp) + ", " + std::to_string(kMaxValidTimestamp) + "] (µs, ±2^62)";
+}
+
 Timestamp SystemClock::now_us() const {
   const Timestamp t = to_us(std::chrono::system_clock::now().time_since_epoch());
   // The wall clock can step back (NTP); processing time must not.

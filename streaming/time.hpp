@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <string>
 
 namespace sluice {
 
@@ -18,8 +19,42 @@ using Timestamp = std::int64_t;
 /// A span of time in microseconds.
 using DurationUs = std::int64_t;
 
+/// Sentinels, never record timestamps: kMinTimestamp is "no watermark yet",
+/// kMaxTimestamp the watermark of the end of input.
 inline constexpr Timestamp kMinTimestamp = std::numeric_limits<Timestamp>::min();
 inline constexpr Timestamp kMaxTimestamp = std::numeric_limits<Timestamp>::max();
+
+/// The valid range of record timestamps: ±2^62 µs (about ±146,000 years
+/// around 1970). Sources turn a record outside it into a dead letter
+/// ("timestamp out of range"), so operators may add durations of up to 2^60
+/// µs (window sizes, allowed lateness, session gaps) to two timestamps'
+/// worth of headroom without overflowing int64.
+inline constexpr Timestamp kMinValidTimestamp = -(Timestamp{1} << 62);
+inline constexpr Timestamp kMaxValidTimestamp = Timestamp{1} << 62;
+
+/// Whether `ts` lies in [kMinValidTimestamp, kMaxValidTimestamp].
+constexpr bool is_valid_timestamp(Timestamp ts) {
+  // One unsigned compare: ts + 2^62 in [0, 2^63].
+  return static_cast<std::uint64_t>(ts) + (std::uint64_t{1} << 62) <= (std::uint64_t{1} << 63);
+}
+
+/// The dead-letter reason for a record at `ts` outside the valid range:
+/// "timestamp out of range: <ts> is outside the valid range [<min>, <max>] (µs, ±2^62)".
+std::string timestamp_out_of_range(Timestamp ts);
+
+/// a + b, or the int64 bound it passes (for watermark arithmetic on values
+/// that are not record timestamps, such as user-chosen bounds).
+constexpr Timestamp saturating_add(Timestamp a, DurationUs b) {
+  Timestamp r = 0;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? kMaxTimestamp : kMinTimestamp;
+  return r;
+}
+/// a - b, or the int64 bound it passes.
+constexpr Timestamp saturating_sub(Timestamp a, DurationUs b) {
+  Timestamp r = 0;
+  if (__builtin_sub_overflow(a, b, &r)) return b > 0 ? kMinTimestamp : kMaxTimestamp;
+  return r;
+}
 
 /// Converts any std::chrono duration to microseconds (truncating).
 template <class Rep, class Period>

@@ -1,4 +1,4 @@
-// The operators behind `assign_timestamps` and `watermarks`.
+// The operators behind `watermarks` (assign_timestamps: streaming/assign_timestamps.hpp).
 #pragma once
 
 #include <algorithm>
@@ -21,6 +21,13 @@ Timestamp max_timestamp(const Batch<T>& batch) {
     for (std::size_t j = 0; j < 4; ++j) m[j] = std::max(m[j], batch[i + j].ts_us);
   for (; i < n; ++i) m[0] = std::max(m[0], batch[i].ts_us);
   return std::max(std::max(m[0], m[1]), std::max(m[2], m[3]));
+}
+
+/// max_ts - bound - 1, the bounded-out-of-orderness watermark, saturating
+/// at kMinTimestamp: the bound is the user's and unlimited, and max_ts is
+/// kMinTimestamp before the first record.
+constexpr Timestamp bounded_watermark(Timestamp max_ts, DurationUs bound) {
+  return saturating_sub(saturating_sub(max_ts, bound), 1);
 }
 
 struct NoPunctuation {};
@@ -67,7 +74,8 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
     const Timestamp slowest = group_->min();
     if (slowest == kMaxTimestamp) return false;
     if (slowest == kMinTimestamp) return true;
-    return max_ts_ - strategy_.max_out_of_orderness_us - 1 > slowest + strategy_.max_drift_us;
+    return bounded_watermark(max_ts_, strategy_.max_out_of_orderness_us) >
+           saturating_add(slowest, strategy_.max_drift_us);
   }
 
   void open() override { last_activity_us_ = last_emit_us_ = clock_.now_us(); }
@@ -78,7 +86,7 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
     saw_records_ = true;
     if (idle_) {
       idle_ = false;
-      publish(max_ts_ == kMinTimestamp ? current_ : max_ts_ - strategy_.max_out_of_orderness_us - 1);
+      publish(max_ts_ == kMinTimestamp ? current_ : bounded_watermark(max_ts_, strategy_.max_out_of_orderness_us));
       this->out_.control(Control::active());
     }
     if constexpr (!std::is_same_v<Punctuation, NoPunctuation>) {
@@ -92,7 +100,7 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
       max_ts_ = std::max(max_ts_, max_timestamp(batch));
       this->out_.push(batch);
       if (group_ != nullptr && current_ != kMaxTimestamp)
-        publish(max_ts_ - strategy_.max_out_of_orderness_us - 1);
+        publish(bounded_watermark(max_ts_, strategy_.max_out_of_orderness_us));
       if (strategy_.emit_interval_us == 0) emit_periodic();
     }
   }
@@ -140,7 +148,7 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
 
   void emit_periodic() {
     if (max_ts_ == kMinTimestamp) return;
-    const Timestamp candidate = max_ts_ - strategy_.max_out_of_orderness_us - 1;
+    const Timestamp candidate = bounded_watermark(max_ts_, strategy_.max_out_of_orderness_us);
     if (candidate > current_) advance(candidate);
   }
 
@@ -234,32 +242,7 @@ class WatermarkNode final : public Node {
   std::optional<Punctuation> punct_;
 };
 
-template <class T, class Out, class F>
-class AssignTimestampsOperator final : public OneInputOperator<T, T> {
-  static_assert(std::is_same_v<T, Out>, "assign_timestamps keeps the record type");
-
- public:
-  AssignTimestampsOperator(OperatorMetrics& m, const F& f) : OneInputOperator<T, T>(m), f_(f) {}
-  void push(Batch<T>& batch) override {
-    this->metrics_.records_in.add(batch.size());
-    for (Record<T>& r : batch) r.ts_us = f_(r.value);
-    this->metrics_.records_out.add(batch.size());
-    this->out_.push(batch);
-  }
-
- private:
-  F f_;
-};
-
 }  // namespace detail
-
-template <class T>
-template <class F>
-Stream<T> Stream<T>::assign_timestamps(F f) const {
-  static_assert(std::is_invocable_r_v<Timestamp, F&, const T&>,
-                "assign_timestamps(f): f must be callable as Timestamp f(const T&) (µs since epoch)");
-  return then<T, detail::ChainedNode<T, T, detail::AssignTimestampsOperator, F>>("assign_timestamps", std::move(f));
-}
 
 template <class T>
 Stream<T> Stream<T>::watermarks(const WatermarkStrategy& s) const {

@@ -2,12 +2,16 @@
 //
 // An operator's watermark is the minimum over its inputs. Idle channels are
 // left out of the minimum (a quiet Kafka partition must not stall every
-// window); when every live channel is idle the output itself turns idle. An
-// ended channel counts as +inf. The output watermark never goes back: a
+// window); when every live channel is idle the output advances to the largest
+// watermark of any channel (nothing will move the channels any more, and each
+// one's promise holds for what it may still send, as Flink's
+// StatusWatermarkValve flushes) and then itself turns idle. An ended channel
+// counts as +inf. The output watermark never goes back: a
 // channel that becomes active again behind the output simply does not hold it
 // back until it catches up (as Flink's StatusWatermarkValve does).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -83,6 +87,13 @@ class WatermarkValve {
     }
     if (!any_active) {
       if (!output_idle_) {
+        // Every channel idle: flush to the largest watermark, then go idle.
+        Timestamp max = kMinTimestamp;
+        for (const Channel& ch : channels_) max = std::max(max, ch.watermark);
+        if (max > output_) {
+          output_ = max;
+          emit(Control::watermark(max));
+        }
         output_idle_ = true;
         emit(Control::idle());
       }

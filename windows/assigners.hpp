@@ -1,12 +1,17 @@
 // Window specifications: which windows a record belongs to.
 //
 //   tumbling(1s)                  [0,1s) [1s,2s) ...        every record in one window
-//   sliding(60s, 1s)              [t-60s, t) for every t on the 1 s grid
+//   sliding(60s, 1s)              [t, t+60s) for every t on the 1 s grid
+//   sliding(10s, 4s)              [-4s,6s) [0s,10s) [4s,14s) ...   starts every 4 s
 //   tumbling(1h).with_offset(15min)                         windows start at :15
 //   tumbling(10s).processing_time()                         by the clock on arrival
 //
-// Windows are aligned to the epoch (plus the offset), so every key's windows
-// share boundaries. Event-time windows fire when the watermark passes their
+// As in Flink, window starts lie on the grid offset + k * slide, aligned to
+// the epoch, so every key's windows share boundaries; a window ends size
+// later (when slide does not divide size, ends are not on the start grid).
+// A record at ts is in every window [start, start + size) with start on the
+// grid and ts - size < start <= ts: floor(size/slide) or ceil(size/slide)
+// windows. Event-time windows fire when the watermark passes their
 // end; processing-time windows when the query clock does (and all of them at
 // end of input).
 #pragma once
@@ -53,7 +58,8 @@ struct TimeWindows {
     w.time = WindowTime::kProcessingTime;
     return w;
   }
-  /// Shifts the window grid: boundaries fall at offset + k * slide.
+  /// Shifts the window grid: window starts fall at offset + k * slide (as
+  /// Flink's offset; any offset, taken modulo the slide).
   template <class Rep, class Period>
   TimeWindows with_offset(std::chrono::duration<Rep, Period> offset) const {
     TimeWindows w = *this;
@@ -92,9 +98,16 @@ struct TimeWindows {
   /// The unit partial aggregates are kept in: gcd(size, slide).
   DurationUs slice_us() const { return std::gcd(size_us, slide_us); }
 
-  /// Throws GraphError (naming `op`) unless 0 < slide <= size.
+  /// The largest window size: 2^60 µs (about 36,000 years). With record
+  /// timestamps within ±2^62 (streaming/time.hpp) window arithmetic then
+  /// stays far from int64's bounds.
+  static constexpr DurationUs kMaxSizeUs = DurationUs{1} << 60;
+
+  /// Throws GraphError (naming `op`) unless 0 < slide <= size <= 2^60 us.
   void validate(const std::string& op) const {
     if (size_us <= 0) throw GraphError(op, "size", "window size must be positive, got " + std::to_string(size_us) + " us");
+    if (size_us > kMaxSizeUs)
+      throw GraphError(op, "size", "window size must be at most 2^60 us, got " + std::to_string(size_us) + " us");
     if (slide_us <= 0)
       throw GraphError(op, "slide", "window slide must be positive, got " + std::to_string(slide_us) + " us");
     if (slide_us > size_us)
@@ -114,7 +127,8 @@ TimeWindows tumbling(std::chrono::duration<Rep, Period> size) {
   return TimeWindows{to_us(size), to_us(size), 0, WindowTime::kEventTime};
 }
 
-/// Windows of `size` starting every `slide` (a record is in size/slide of them).
+/// Windows of `size` starting every `slide` (on the epoch-aligned grid; a
+/// record is in floor(size/slide) or ceil(size/slide) of them).
 template <class Rep1, class Period1, class Rep2, class Period2>
 TimeWindows sliding(std::chrono::duration<Rep1, Period1> size, std::chrono::duration<Rep2, Period2> slide) {
   return TimeWindows{to_us(size), to_us(slide), 0, WindowTime::kEventTime};

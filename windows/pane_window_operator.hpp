@@ -77,7 +77,8 @@ class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
   void push(Batch<Keyed<K, T>>& batch) override {
     // Processing time: records take the clock's time, but never a time whose
     // windows have already fired.
-    const Timestamp now = processing_time_ ? std::max(clock_.now_us(), time_ == kMinTimestamp ? time_ : time_ + 1) : 0;
+    const Timestamp now =
+        processing_time_ ? std::max(clock_.now_us(), time_ == kMinTimestamp ? time_ : saturating_add(time_, 1)) : 0;
     for (Record<Keyed<K, T>>& r : batch) add(r, processing_time_ ? now : r.ts_us);
     metrics_.records_in.add(batch.size());
     flush();
@@ -127,6 +128,12 @@ class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
     Keyed<K, T>& k = r.value;
     Panes* panes = nullptr;
     bool taken = false;
+    // Outside the valid range no window can hold it (nor be computed without
+    // overflow; see windows/detail/slicing.hpp): late, counted.
+    if (!is_valid_timestamp(ts)) [[unlikely]] {
+      send_late(sides_, metrics_, late_tag_, std::move(k.value), r.ts_us);
+      return;
+    }
     // The windows holding ts end in [ts + 1, ts + size].
     for (Timestamp e = grid_.ceil_window_end(ts + 1); e <= ts + grid_.size; e += grid_.slide) {
       if (!processing_time_ && e - 1 + lateness_ <= time_) continue;  // closed
@@ -181,6 +188,7 @@ class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
   }
 
   void advance_to(Timestamp time) {
+    time = clamp_watermark(time);
     if (time <= time_) return;
     time_ = time;
     while (!unfired_.empty() && *unfired_.begin() - 1 <= time) {

@@ -71,9 +71,6 @@ struct SessionSettings {
   std::uint64_t late_tag_id = 0;  ///< 0: late records are only counted
 };
 
-/// a + b for b >= 0, saturating at kMaxTimestamp.
-constexpr Timestamp saturating_add(Timestamp a, DurationUs b) { return a > kMaxTimestamp - b ? kMaxTimestamp : a + b; }
-
 template <class K, class T, class Aggs>
 class SessionWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
   using Acc = typename Aggs::acc_type;

@@ -22,7 +22,9 @@
 // that already fired emits a correction (kUpdateBefore old, kUpdateAfter
 // new; kInsert if the key had no result for it). Otherwise they go to the
 // late output and are counted. A slice is dropped once the watermark passes
-// its last window's end + lateness.
+// its last window's end + lateness. Records must lie within the valid
+// timestamp range (see windows/detail/slicing.hpp on overflow); one outside
+// goes to the late output.
 #pragma once
 
 #include <algorithm>
@@ -210,8 +212,16 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   }
 
   /// Points the slice cache at the slice holding `ts`: open_slice_ is its
-  /// table, or nullptr if that slice has closed (the record is late).
+  /// table, or nullptr if that slice has closed (the record is late). If ts
+  /// is outside the valid range (a source that does not check) no window can
+  /// hold it: nullptr and slice_end_ kMinTimestamp, so it goes to the late
+  /// output too, counted.
   void locate_slice(Timestamp ts) {
+    if (!is_valid_timestamp(ts)) [[unlikely]] {
+      open_slice_ = nullptr;
+      slice_end_ = kMinTimestamp;
+      return;
+    }
     slice_end_ = grid_.slice_end(ts);
     slice_start_ = slice_end_ - grid_.slice;
     if (slice_end_ <= closed_until_) {
@@ -263,6 +273,7 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   /// Fires every window ending at or before `time` + 1 (in order) and drops
   /// state past its cleanup time.
   void advance_to(Timestamp time) {
+    time = clamp_watermark(time);
     if (time == kMinTimestamp) return;
     watermark_ = std::max(watermark_, time);
     close_slices(time);
@@ -440,12 +451,13 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
 
   // ---- late records ----
 
+  /// `end`: the end of the record's slice (kMinTimestamp: none, see locate_slice).
   void on_late(Record<Keyed<K, T>>& r, Timestamp end) {
-    const Timestamp last = grid_.last_window_end(end);
-    if (last - 1 + lateness_ <= watermark_) {
+    if (end == kMinTimestamp || grid_.last_window_end(end) - 1 + lateness_ <= watermark_) {
       send_late(sides_, metrics_, late_tag_, std::move(r.value.value), r.ts_us);
       return;
     }
+    const Timestamp last = grid_.last_window_end(end);
     KeyWindows& kw = key_windows(r.value);
     // Windows holding this record that already fired and still take corrections.
     const Timestamp from = std::max(grid_.first_window_end(end), grid_.ceil_window_end(watermark_ - lateness_ + 2));

@@ -13,6 +13,7 @@
 #include "streaming/metrics.hpp"
 #include "streaming/stream.hpp"
 #include "streaming/time.hpp"
+#include "streaming/assign_timestamps.hpp"
 #include "streaming/watermark_operator.hpp"
 #include "streaming/watermarks.hpp"
 

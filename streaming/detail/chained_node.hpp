@@ -1,5 +1,5 @@
 // A graph node for a chained single-input operator built from one user
-// function: the common shape of map, filter, flat_map and assign_timestamps.
+// function: the common shape of map, filter and flat_map.
 #pragma once
 
 #include "streaming/detail/graph.hpp"

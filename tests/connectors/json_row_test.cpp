@@ -299,7 +299,7 @@ TEST_CASE("JSON -> Row -> JSON round trip", "[connectors]") {
                                     {"note", ValueType::kString, true}});
   const std::string line =
       R"({"card_id":"c-1 ✓","amount":-0.1,"count":9223372036854775807,"ok":true,)"
-      R"("raw":"AAEC","ts":"2026-11-23T10:15:30.123456Z","far":-9223372036854775808,)"
+      R"("raw":"AAEC","ts":"2026-11-23T10:15:30.123456Z","far":-4611686018427387904,)"  // the earliest valid
       R"("tags":["a",1,2.5,null,[],{}],"meta":{"z":1,"a":{"b":[true]}},"note":null})";
   const RowParseResult first = parse_json_row(line, s);
   INFO(first.error);
@@ -346,4 +346,16 @@ TEST_CASE("parse_json_row caps nesting depth instead of overflowing the stack", 
   CHECK(parse_json_row(nested(129), s).ok());
   CHECK(error_of(nested(130), s) == "field 'x': nested deeper than 128 levels");
   CHECK(error_of(nested(100000), s) == "field 'x': nested deeper than 128 levels");
+}
+
+TEST_CASE("JSON row reader: a timestamp value outside ±2^62 is refused, naming the value and the range",
+          "[connectors]") {
+  const SchemaRef s = Schema::make({{"t", ValueType::kTimestamp}});
+  CHECK(parse_json_row(R"({"t":-9223372036854775808})", s).error ==
+        "field 't': timestamp out of range: -9223372036854775808 is outside the valid range "
+        "[-4611686018427387904, 4611686018427387904] (µs, ±2^62)");
+  CHECK(parse_json_row(R"({"t":4611686018427387905})", s).error ==
+        "field 't': timestamp out of range: 4611686018427387905 is outside the valid range "
+        "[-4611686018427387904, 4611686018427387904] (µs, ±2^62)");
+  CHECK(parse_json_row(R"({"t":4611686018427387904})", s).ok());
 }

@@ -216,3 +216,32 @@ TEST_CASE("valve: idle channels that end while the output is idle", "[streaming]
   CHECK_EMITS(h.end(0), kActiveC, W(kMaxTimestamp));
   CHECK_EMITS(h.end(1), kEndC);
 }
+
+TEST_CASE("valve: when every channel turns idle the output advances to the largest watermark", "[streaming]") {
+  // As Flink's StatusWatermarkValve (findAndOutputMaxWatermarkAcrossAllChannels):
+  // nothing will advance the channels any more, so what the faster ones
+  // already promised holds for the output; the watermark comes before idle.
+  Harness h(3);
+  CHECK_EMITS(h.wm(0, 100));
+  CHECK_EMITS(h.wm(1, 50));
+  CHECK_EMITS(h.wm(2, 70), W(50));
+  CHECK_EMITS(h.idle(0));            // channel 1 (50) still holds the minimum
+  CHECK_EMITS(h.idle(1), W(70));     // channel 2 alone
+  CHECK_EMITS(h.idle(2), W(100), kIdleC);
+  CHECK(h.valve.watermark() == 100);
+  CHECK(h.valve.is_idle());
+  // Reactivated behind the new output: the output does not go back.
+  CHECK_EMITS(h.wm(1, 80), kActiveC);
+  CHECK_EMITS(h.wm(1, 120), W(120));
+}
+
+TEST_CASE("valve: all idle with the channel that turned idle last behind: no regress", "[streaming]") {
+  Harness h(2);
+  CHECK_EMITS(h.wm(0, 100));
+  CHECK_EMITS(h.wm(1, 50), W(50));
+  CHECK_EMITS(h.idle(1), W(100));
+  CHECK_EMITS(h.wm(1, 60));           // back, behind the output (100); the output was active already
+  CHECK_EMITS(h.idle(0));
+  CHECK_EMITS(h.idle(1), kIdleC);     // max is 100, the output already: only idle
+  CHECK(h.valve.watermark() == 100);
+}

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <optional>
+#include <thread>
 
 #include "support/harness.hpp"
 
@@ -282,6 +283,42 @@ TEST_CASE("watermarks: an idle source is left out of the union's watermark until
   CHECK(out.values() == std::vector<int>{1, 2, 3, 4, 5, 6, 7});
 }
 
+TEST_CASE("watermarks: once every source is idle the union advances to the largest watermark", "[streaming]") {
+  // As Flink: when all inputs are idle nothing holds the output back, so the
+  // windows the faster (now idle) input already passed fire.
+  ManualClock clock(0);
+  ScriptedSource<int> a("a"), b("b");
+  ProbeSink<int> out;
+  Job job("all-idle");
+  job.source(a)
+      .watermarks(bounded_out_of_orderness(0us).with_idleness(1s).with_emit_interval(0ms))
+      .union_with(job.source(b).watermarks(bounded_out_of_orderness(0us).with_idleness(3s).with_emit_interval(0ms)))
+      .sink(out);
+  Engine engine;
+  auto q = engine.start("all-idle", job, manual_options(clock));
+  a.push_values({{1, 300}});
+  REQUIRE(out.wait_records(1));
+  b.push_values({{2, 50}});
+  REQUIRE(out.wait_watermarks(1));
+  CHECK(out.watermarks() == std::vector<Timestamp>{49});
+  clock.advance(1'000);  // a tick notes both sources' activity at t = 1 ms
+
+  // a turns idle first (1 s), b, the minimum, stays active: still 49.
+  clock.advance(to_us(1s));
+  std::this_thread::sleep_for(50ms);  // let a tick see t = 1.001 s alone
+  CHECK(out.watermarks() == std::vector<Timestamp>{49});
+  // Then b turns idle too: every input idle, the union goes to a's 299.
+  clock.advance(to_us(3s));
+  REQUIRE(out.wait_watermarks(2));
+  CHECK(out.watermarks() == std::vector<Timestamp>{49, 299});
+
+  a.end();
+  b.end();
+  REQUIRE(q->wait_for(20s));
+  INFO(show(out.watermarks()));
+  CHECK(out.watermarks() == std::vector<Timestamp>{49, 299, kInf});
+}
+
 TEST_CASE("watermarks: without idleness a quiet source holds the union back", "[streaming]") {
   ManualClock clock(0);
   ScriptedSource<int> a("a"), b("b");
@@ -309,6 +346,35 @@ TEST_CASE("watermarks: without idleness a quiet source holds the union back", "[
   a.end();
   REQUIRE(q->wait_for(20s));
   CHECK(out.watermarks() == std::vector<Timestamp>{49, 699, kInf});
+}
+
+TEST_CASE("watermarks: max - bound - 1 saturates instead of wrapping at the bottom of the range", "[streaming]") {
+  // A record at the smallest valid timestamp and a bound of 2^62: max - bound - 1
+  // is below INT64_MIN. It used to wrap to a huge watermark, which made every
+  // later record late downstream.
+  ManualClock clock(0);
+  ScriptedSource<int> src;
+  src.push_values({{1, kMinValidTimestamp}});
+  src.push_values({{2, 0}});  // 0 - 2^62 - 1: representable, the first real watermark
+  src.end();
+  ProbeSink<int> out;
+  Job job("saturate");
+  job.source(src)
+      .watermarks(bounded_out_of_orderness(std::chrono::microseconds(kMaxValidTimestamp)).with_emit_interval(0ms))
+      .sink(out);
+  job.run(manual_options(clock));
+  INFO(show(out.watermarks()));
+  CHECK(out.watermarks() == std::vector<Timestamp>{-kMaxValidTimestamp - 1, kInf});
+  CHECK(out.values() == std::vector<int>{1, 2});
+}
+
+TEST_CASE("watermarks: the bounded watermark saturates for any bound and maximum", "[streaming]") {
+  using detail::bounded_watermark;
+  CHECK(bounded_watermark(kMinTimestamp, 0) == kMinTimestamp);  // no record yet
+  CHECK(bounded_watermark(kMinValidTimestamp, kMaxTimestamp) == kMinTimestamp);
+  CHECK(bounded_watermark(kMinValidTimestamp, kMaxValidTimestamp) == kMinTimestamp);
+  CHECK(bounded_watermark(kMaxValidTimestamp, kMaxTimestamp) == kMaxValidTimestamp - kMaxTimestamp - 1);
+  CHECK(bounded_watermark(kMaxValidTimestamp, 5) == kMaxValidTimestamp - 6);
 }
 
 TEST_CASE("watermarks: a negative bound is refused with a ConfigError naming the field", "[streaming]") {

@@ -79,6 +79,30 @@ inline u64 splitmix(u64 x) {
   return x ^ (x >> 31);
 }
 
+// ---- Flink's window assignment ----
+
+/// TimeWindow.getWindowStartWithOffset: the start of the window of size
+/// `window_size` (on the grid offset + k * window_size) holding `ts`. As in
+/// Flink since 1.12: the remainder is taken towards -infinity, so negative
+/// timestamps fall in the window below them (the older formula
+/// ts - (ts - offset + size) % size truncated towards 0 and put ts = -5,
+/// size 4 in [-4, 0)).
+inline i64 flink_window_start(i64 ts, i64 offset, i64 window_size) {
+  const i64 remainder = (ts - offset) % window_size;
+  return remainder < 0 ? ts - (remainder + window_size) : ts - remainder;
+}
+
+/// SlidingEventTimeWindows.assignWindows, sorted by start: every
+/// [start, start + size) with start on offset + k * slide and
+/// ts - size < start <= ts. Tumbling windows are the case slide == size.
+inline std::vector<TimeWindow> flink_sliding_windows(i64 ts, i64 size, i64 slide, i64 offset) {
+  std::vector<TimeWindow> windows;
+  const i64 last_start = flink_window_start(ts, offset, slide);
+  for (i64 start = last_start; start > ts - size; start -= slide) windows.push_back(TimeWindow{start, start + size});
+  std::reverse(windows.begin(), windows.end());
+  return windows;
+}
+
 // ---- printing ----
 
 template <class K>

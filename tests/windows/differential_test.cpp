@@ -5,7 +5,9 @@
 // records in arrival order, and computes the aggregates from that list
 // directly (not through the aggregate classes). It follows the operator's
 // contract for event-time tumbling/sliding windows:
-//   - window [e - size, e), e on the grid offset + k * slide (offset mod slide);
+//   - a record at ts is in Flink's windows (SlidingEventTimeWindows:
+//     [start, start + size) for every start on offset + k * slide with
+//     ts - size < start <= ts; flink_sliding_windows in differential_support);
 //   - watermark W fires, in increasing e, every window with e - 1 <= W holding
 //     records: one kInsert per key, record timestamp e - 1;
 //   - a window is closed once W >= e - 1 + lateness; a record all of whose
@@ -94,7 +96,8 @@ Case generate(u64 seed) {
   Timestamp wm = kMinTimestamp;
   std::vector<GenRecord> history;
 
-  const i64 off = fmod_pos(c.offset, c.slide);
+  // Window ends lie on off + k * slide (starts on offset + k * slide).
+  const i64 off = fmod_pos(c.offset + c.size, c.slide);
   // The first window end that the watermark has not closed yet.
   auto first_open_end = [&]() -> Timestamp {
     return off + (fdiv(wm - c.lateness + 1 - off, c.slide) + 1) * c.slide;  // smallest e with e - 1 + lateness > wm
@@ -228,13 +231,12 @@ class Reference {
   using Out = WindowResult<K, Vals>;
 
   explicit Reference(const Case& c)
-      : size_(c.size), slide_(c.slide), offset_(fmod_pos(c.offset, c.slide)), lateness_(c.lateness) {}
+      : size_(c.size), slide_(c.slide), offset_(c.offset), lateness_(c.lateness) {}
 
   void add(const K& key, i64 value, Timestamp ts) {
-    // Windows holding ts: e on the grid with e - size <= ts < e, increasing.
+    // Windows holding ts, by Flink's loop, increasing.
     std::vector<Timestamp> ends;
-    for (Timestamp e = offset_ + fdiv(ts - offset_, slide_) * slide_ + slide_; e - size_ <= ts; e += slide_)
-      ends.push_back(e);
+    for (const TimeWindow& w : flink_sliding_windows(ts, size_, slide_, offset_)) ends.push_back(w.end);
     if (std::all_of(ends.begin(), ends.end(), [&](Timestamp e) { return closed(e); })) {
       late_.push_back(Record<i64>{value, ts});
       ++late_count_;

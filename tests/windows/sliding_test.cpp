@@ -83,16 +83,17 @@ TEST_CASE("sliding: min, max, first, last over slices (two-stacks path), out of 
 }
 
 TEST_CASE("sliding: a slide that does not divide the size (slices of gcd)") {
-  // size 10, slide 4: windows end at 0, 4, 8, 12, ...; slices of 2.
+  // size 10, slide 4: windows start at 0, 4, 8, ... (as in Flink), so end
+  // at 2, 6, 10, 14, ...; slices of 2.
   auto h = window_harness<int, Ev>(sliding(10us, 4us), 0, count());
-  h.add(1, {0}, 0);  // windows ending 4, 8 ([-6,4) [-2,8)); [2,12)? no: 0 < 2
-  h.add(1, {0}, 9);  // windows ending 12, 16 ([2,12) [6,16)); also [0,10)? not on the grid
+  h.add(1, {0}, 0);  // windows starting 0, -4, -8: [-8,2) [-4,6) [0,10)
+  h.add(1, {0}, 9);  // windows starting 8, 4, 0: [0,10) [4,14) [8,18)
   h.end_of_input();
   auto got = by_window(h.take());
   std::vector<std::pair<TimeWindow, std::uint64_t>> windows;
   for (auto& r : got) windows.emplace_back(r.value.window, r.value.get<0>());
   CHECK(windows == std::vector<std::pair<TimeWindow, std::uint64_t>>{
-                       {{-6, 4}, 1}, {{-2, 8}, 1}, {{2, 12}, 1}, {{6, 16}, 1}});
+                       {{-8, 2}, 1}, {{-4, 6}, 1}, {{0, 10}, 2}, {{4, 14}, 1}, {{8, 18}, 1}});
 }
 
 TEST_CASE("sliding: late records correct every fired window that still accepts them") {

@@ -5,6 +5,15 @@
 // A key keeps one accumulator per slice, so a record costs one `add`
 // whatever size/slide is; windows are combined from slices when they fire
 // (see window_operator.hpp).
+//
+// Overflow: record timestamps lie within ±2^62 (kMinValidTimestamp,
+// kMaxValidTimestamp: sources reject others), and size, slide, slice and the
+// allowed lateness are at most 2^60. So a slice end is within ±(2^62 + 2^60),
+// a window end at most 2^62 + 2^60 and a cleanup time (last window end - 1 +
+// lateness) below 2^62 + 2^61: plain int64 arithmetic on them cannot
+// overflow, and the per-record path needs no check. Watermarks are not
+// bounded that way (punctuated watermarks are arbitrary, the end of input is
+// kMaxTimestamp): operators clamp them once with clamp_watermark().
 #pragma once
 
 #include <cstddef>
@@ -23,17 +32,40 @@ constexpr Timestamp floor_div(Timestamp a, DurationUs b) {
   return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
+/// Beyond every cleanup time of a window holding a valid timestamp (see
+/// above): a watermark past it closes everything, like kMaxTimestamp.
+inline constexpr Timestamp kWatermarkHorizon = kMaxValidTimestamp + (Timestamp{1} << 61);
+
+/// The watermark `wm` as the window arithmetic may use it: kMaxTimestamp if
+/// it passes every window (so `wm + 1`, `fired + slide` cannot overflow),
+/// kMinTimestamp if it precedes every window (nothing to do), else itself.
+constexpr Timestamp clamp_watermark(Timestamp wm) {
+  if (wm >= kWatermarkHorizon) return kMaxTimestamp;
+  if (wm <= -kWatermarkHorizon) return kMinTimestamp;
+  return wm;
+}
+
 /// The slice and window grid of one window spec. A window is named by its
-/// end e (a point of the slide grid) and covers [e - size, e); a slice by its
-/// end s and covers [s - slice, s).
+/// end e and covers [e - size, e); a slice by its end s and covers
+/// [s - slice, s). As in Flink, window starts lie on spec.offset + k * slide,
+/// so ends lie on `offset` + k * slide with offset = spec.offset + size (mod
+/// slide): the two grids differ when slide does not divide size. Slice ends
+/// lie on `offset` + k * slice, which holds every window start and end (size
+/// and slide are multiples of slice).
 struct SliceGrid {
   DurationUs size;
   DurationUs slide;
   DurationUs slice;
-  DurationUs offset;  // in [0, slide)
+  DurationUs offset;  // of the window ends, in [0, slide)
 
   explicit SliceGrid(const TimeWindows& w)
-      : size(w.size_us), slide(w.slide_us), slice(w.slice_us()), offset(((w.offset_us % w.slide_us) + w.slide_us) % w.slide_us) {}
+      : size(w.size_us), slide(w.slide_us), slice(w.slice_us()), offset(end_offset(w)) {}
+
+  /// (offset + size) mod slide, in [0, slide), without overflow.
+  static DurationUs end_offset(const TimeWindows& w) {
+    const DurationUs o = (w.offset_us % w.slide_us + w.size_us % w.slide_us) % w.slide_us;
+    return o < 0 ? o + w.slide_us : o;
+  }
 
   /// End of the slice holding `ts`.
   Timestamp slice_end(Timestamp ts) const { return floor_div(ts - offset, slice) * slice + offset + slice; }
