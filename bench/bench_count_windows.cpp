@@ -1,6 +1,6 @@
 // Sliding count windows: cost per record must not grow with size/slide.
 //
-//   bench_count_windows [--n N] [--runs R] [--size 1000] [--slides 1,10,1000]
+//   bench_count_windows [--n N] [--runs R] [--size 1000] [--slides 1,10,1000] [--workers 1,2]
 //
 // Workload B's bids (shared/bench-workloads.md), keyed by auction (10,000
 // keys), through count_sliding(size, slide) windows computing count and
@@ -9,9 +9,11 @@
 // Both report events/s; the results are checked against each other with
 // workload B's checksums, where a window is named by its end position.
 //
-// One worker only: count windows follow arrival order, and the generator
-// deals its sequence to workers in chunks, so with several workers each
-// key's order (and so its windows) would change from run to run.
+// With several workers (`--workers 1,2`, the default), count windows follow
+// each key's arrival order, which depends on how the workers' shares
+// interleave at the exchange: the number of results and sum(count) are the
+// same whatever the order and are checked; sum(sum) and the mix are checked
+// at 1 worker only.
 //
 // Slide 1 emits a result for every record, slide 1000 for one in 1000: the
 // figures include the cost of emitting (and folding) the results.
@@ -66,7 +68,7 @@ WindowSums loop_count_sliding(std::uint64_t n, std::uint64_t size, std::uint64_t
   return s;
 }
 
-WindowSums sluice_count_sliding(std::uint64_t n, std::int64_t size, std::int64_t slide) {
+WindowSums sluice_count_sliding(std::uint64_t n, std::int64_t size, std::int64_t slide, std::size_t workers) {
   using Result = WindowResult<std::uint64_t, std::tuple<std::uint64_t, std::uint64_t>>;
   WindowSums total;
   std::mutex mu;
@@ -80,7 +82,7 @@ WindowSums sluice_count_sliding(std::uint64_t n, std::int64_t size, std::int64_t
       .aggregate(count(), sum("price", &Bid::price))
       .sink(FoldSink<Result, WindowSums, decltype(fold)>(&total, &mu, fold));
   QueryOptions o;
-  o.workers = 1;
+  o.workers = workers;
   job.run(o);
   return total;
 }
@@ -92,17 +94,20 @@ int main(int argc, char** argv) {
   int runs = 3;
   std::uint64_t size = 1000;
   std::vector<std::size_t> slides{1, 10, 1000};
+  std::vector<std::size_t> worker_counts{1, 2};
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--n") && i + 1 < argc) n = std::stoull(argv[++i]);
     else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::stoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--size") && i + 1 < argc) size = std::stoull(argv[++i]);
     else if (!std::strcmp(argv[i], "--slides") && i + 1 < argc) slides = parse_list(argv[++i]);
+    else if (!std::strcmp(argv[i], "--workers") && i + 1 < argc) worker_counts = parse_list(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--n EVENTS] [--runs R] [--size 1000] [--slides 1,10,1000]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--n EVENTS] [--runs R] [--size 1000] [--slides 1,10,1000] [--workers 1,2]\n",
+                   argv[0]);
       return 2;
     }
   }
-  std::printf("count_sliding(%llu, slide), count + sum(price) per auction, 1 worker (n = %llu events, median of %d runs)\n",
+  std::printf("count_sliding(%llu, slide), count + sum(price) per auction (n = %llu events, median of %d runs)\n",
               static_cast<unsigned long long>(size), static_cast<unsigned long long>(n), runs);
   bool ok = true;
   std::vector<double> per_slide, loop_per_slide;
@@ -119,17 +124,23 @@ int main(int argc, char** argv) {
     Figures loop = measure(n, runs, [&] { same = same && loop_count_sliding(n, size, slide) == want; });
     print_row("hand-written loop", loop, loop, nullptr);
     loop_per_slide.push_back(loop.events_per_s);
-    WindowSums got;
-    Figures f = measure(n, runs, [&] {
-      got = sluice_count_sliding(n, static_cast<std::int64_t>(size), static_cast<std::int64_t>(slide));
-    });
-    if (!(got == want)) {
-      std::printf("  CHECKSUM MISMATCH: results %llu, sum(count) %llu\n", static_cast<unsigned long long>(got.results),
-                  static_cast<unsigned long long>(got.sum_count));
-      ok = false;
+    Figures one{};
+    for (std::size_t w : worker_counts) {
+      WindowSums got;
+      Figures f = measure(n, runs, [&] {
+        got = sluice_count_sliding(n, static_cast<std::int64_t>(size), static_cast<std::int64_t>(slide), w);
+      });
+      const bool match = w == 1 ? got == want : got.results == want.results && got.sum_count == want.sum_count;
+      if (!match) {
+        std::printf("  CHECKSUM MISMATCH (workers %zu): results %llu, sum(count) %llu\n", w,
+                    static_cast<unsigned long long>(got.results), static_cast<unsigned long long>(got.sum_count));
+        ok = false;
+      }
+      std::string label = "sluice, " + std::to_string(w) + " worker" + (w > 1 ? "s" : "");
+      print_row(label.c_str(), f, loop, w > 1 && one.events_per_s > 0 ? &one : nullptr);
+      if (w == 1) one = f;
+      if (w == worker_counts.front()) per_slide.push_back(f.events_per_s);
     }
-    print_row("sluice, 1 worker", f, loop, nullptr);
-    per_slide.push_back(f.events_per_s);
   }
   if (!per_slide.empty()) {
     const auto [lo, hi] = std::minmax_element(per_slide.begin(), per_slide.end());

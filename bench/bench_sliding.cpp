@@ -1,6 +1,6 @@
 // Sliding windows: cost per record must not grow with size/slide.
 //
-//   bench_sliding [--n N] [--runs R] [--slides-ms 30000,1000,100] [--keys K] [--workers 1]
+//   bench_sliding [--n N] [--runs R] [--slides-ms 30000,1000,100] [--keys K] [--workers 1,2]
 //
 // Workload B's bids (shared/bench-workloads.md; --keys auctions, default
 // 1,000), keyed by auction, through
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   std::uint64_t n = 50'000'000;
   int runs = 3;
   std::vector<std::size_t> slides_ms{30'000, 1'000, 100};
-  std::vector<std::size_t> worker_counts{1};
+  std::vector<std::size_t> worker_counts{1, 2};
   std::uint64_t keys = 1'000;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--n") && i + 1 < argc) n = std::stoull(argv[++i]);
@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
     volatile bool same = true;
     Figures loop = measure(n, runs, [&] { same = same && loop_sliding(n, slide_us, keys) == want; });
     print_row("hand-written loop", loop, loop, nullptr);
+    Figures one{};
     for (std::size_t w : worker_counts) {
       WindowSums got;
       Figures f = measure(n, runs, [&] { got = sluice_sliding(n, slide_us, keys, w); });
@@ -125,7 +126,8 @@ int main(int argc, char** argv) {
         ok = false;
       }
       std::string label = "sluice, " + std::to_string(w) + " worker" + (w > 1 ? "s" : "");
-      print_row(label.c_str(), f, loop, nullptr);
+      print_row(label.c_str(), f, loop, w > 1 && one.events_per_s > 0 ? &one : nullptr);
+      if (w == 1) one = f;
       if (w == worker_counts.front()) per_slide.push_back(f.events_per_s);
     }
   }

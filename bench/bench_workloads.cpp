@@ -205,6 +205,31 @@ std::string describe(const SumsB& s) {
          std::to_string(s.sum_sum) + ", mix " + mix;
 }
 
+// One line under a row: the spread over the rounds (min-max) of events/s,
+// of the ratio to the loop, and of the speed-up over 1 worker.
+void print_spread(const std::vector<Figures>& runs, const std::vector<double>& vs_loop,
+                  const std::vector<double>& speedups = {}) {
+  auto range = [](std::vector<double> v) {
+    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    return std::make_pair(*lo, *hi);
+  };
+  std::vector<double> eps;
+  for (const Figures& f : runs) eps.push_back(f.events_per_s / 1e6);
+  const auto [lo, hi] = range(eps);
+  std::printf("    spread over %zu rounds: %.1f-%.1f M ev/s", runs.size(), lo, hi);
+  if (!vs_loop.empty()) {
+    const auto [rl, rh] = range(vs_loop);
+    std::printf(", %.2f-%.2fx loop", rl, rh);
+  }
+  if (!speedups.empty()) {
+    std::vector<double> sorted = speedups;
+    std::sort(sorted.begin(), sorted.end());
+    std::printf(", %.2f-%.2fx 1 worker (median of rounds %.2fx)", sorted.front(), sorted.back(),
+                sorted[sorted.size() / 2]);
+  }
+  std::printf("\n");
+}
+
 // Runs one workload: R rounds of the loop followed by Sluice at each worker
 // count, back to back, so a round's figures share the machine's state (this
 // VM's speed drifts by 20% over minutes). Prints the medians and, as "x
@@ -236,13 +261,26 @@ bool run_workload(const char* name, std::uint64_t n, int runs, const std::vector
   }
   const Figures loop = median(loop_runs);
   print_row("hand-written loop", loop, 1.0, nullptr);
+  print_spread(loop_runs, {});
   Figures one{};
+  std::size_t one_index = worker_counts.size();
   for (std::size_t k = 0; k < worker_counts.size(); ++k) {
     const std::size_t w = worker_counts[k];
     const Figures f = median(sluice_runs[k]);
     std::string label = "sluice, " + std::to_string(w) + " worker" + (w > 1 ? "s" : "");
     print_row(label.c_str(), f, median(ratios[k]), w > 1 && one.events_per_s > 0 ? &one : nullptr);
-    if (w == 1) one = f;
+    // Speed-up over 1 worker per round (both timed back to back), so the
+    // VM's drift between rounds does not enter it.
+    std::vector<double> speedups;
+    if (w > 1 && one_index < worker_counts.size())
+      for (int r = 0; r < runs; ++r)
+        speedups.push_back(sluice_runs[k][static_cast<std::size_t>(r)].events_per_s /
+                           sluice_runs[one_index][static_cast<std::size_t>(r)].events_per_s);
+    print_spread(sluice_runs[k], ratios[k], speedups);
+    if (w == 1) {
+      one = f;
+      one_index = k;
+    }
   }
   return ok;
 }
@@ -251,7 +289,7 @@ bool run_workload(const char* name, std::uint64_t n, int runs, const std::vector
 
 int main(int argc, char** argv) {
   std::uint64_t n = 50'000'000;
-  int runs = 3;
+  int runs = 5;
   std::vector<std::size_t> worker_counts{1, 2};
   std::string only;
   for (int i = 1; i < argc; ++i) {
