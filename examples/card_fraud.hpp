@@ -1,0 +1,71 @@
+// The card network of the flagship example (card_fraud_alerts.cpp): a
+// deterministic generator of transactions with planted fraud, in a header of
+// its own so tests can check what it plants (tests/examples/).
+#pragma once
+
+#include <cstdint>
+
+#include "streaming/time.hpp"
+
+namespace card_fraud {
+
+using sluice::DurationUs;
+using sluice::Timestamp;
+
+struct Txn {
+  std::uint32_t card;
+  std::uint32_t merchant;
+  std::int64_t amount_cents;
+};
+
+constexpr std::uint32_t kCards = 10'000;
+constexpr DurationUs kTxnSpacingUs = 1000;  // event time between transactions: 1,000 per second
+constexpr Timestamp kStartOfDay = 1'795'392'000'000'000;  // 2026-11-23T00:00:00Z, timestamp of transaction 0
+inline const char* const kMerchants[] = {"grocer", "fuel", "cafe", "online", "pharmacy", "electronics", "airline", "jeweller"};
+
+// The rules' thresholds (FraudDetector in card_fraud_alerts.cpp).
+constexpr std::int64_t kSmallCents = 100;     // a test charge is below $1 ...
+constexpr std::int64_t kLargeCents = 50'000;  // ... followed within 60 s by a charge above $500
+constexpr DurationUs kTestWindowUs = 60'000'000;
+constexpr DurationUs kVelocityWindowUs = 10'000'000;
+constexpr int kVelocityLimit = 10;  // more transactions than this on one card in a 10 s window
+
+// Planted fraud: every block of 50,000 transactions has one test-charge
+// victim (a small charge at kTestChargeAt, a large one at kLargeChargeAt) and
+// one burster (kBurstLength buys from kBurstAt, every kBurstStep-th transaction).
+constexpr std::uint64_t kPlantBlock = 50'000;
+constexpr std::uint64_t kTestChargeAt = 1'000, kLargeChargeAt = 4'000;
+constexpr std::uint64_t kBurstAt = 20'000, kBurstStep = 20, kBurstLength = 12;
+constexpr std::uint64_t kBurstLastAt = kBurstAt + (kBurstLength - 1) * kBurstStep;
+
+inline std::uint64_t mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+// Transaction i of the card network, with the planted fraud.
+inline Txn make_txn(std::uint64_t i) {
+  const std::uint64_t h = mix(i);
+  Txn t{static_cast<std::uint32_t>(h % kCards), static_cast<std::uint32_t>((h >> 20) % 6),
+        static_cast<std::int64_t>(100 + (h >> 32) % 15'000)};  // $1.00 .. $150.99
+  const std::uint64_t block = i / kPlantBlock, at = i % kPlantBlock;
+  const std::uint32_t victim = static_cast<std::uint32_t>(mix(block * 7919) % kCards);
+  if (at == kTestChargeAt) t = Txn{victim, 3, 49};        // $0.49 test charge ...
+  if (at == kLargeChargeAt) t = Txn{victim, 7, 125'000};  // ... then $1,250 at a jeweller, 3 s later
+  const std::uint32_t burster = static_cast<std::uint32_t>(mix(block * 104'729 + 1) % kCards);
+  if (at >= kBurstAt && at <= kBurstLastAt && (at - kBurstAt) % kBurstStep == 0)
+    t = Txn{burster, 4, 1'999};  // 12 buys in 0.24 s
+  return t;
+}
+
+// Planted frauds among the first n transactions: blocks whose transaction
+// `last_at` has been read.
+inline std::uint64_t planted(std::uint64_t n, std::uint64_t last_at) {
+  return n > last_at ? (n - last_at - 1) / kPlantBlock + 1 : 0;
+}
+inline std::uint64_t planted_test_charges(std::uint64_t n) { return planted(n, kLargeChargeAt); }
+inline std::uint64_t planted_bursts(std::uint64_t n) { return planted(n, kBurstLastAt); }
+
+}  // namespace card_fraud
