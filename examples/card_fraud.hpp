@@ -32,11 +32,13 @@ constexpr int kVelocityLimit = 10;  // more transactions than this on one card i
 
 // Planted fraud: every block of 50,000 transactions has one test-charge
 // victim (a small charge at kTestChargeAt, a large one at kLargeChargeAt) and
-// one burster (kBurstLength buys from kBurstAt, every kBurstStep-th transaction).
+// one burster (kBurstLength buys from kBurstAt, every kBurstStep-th
+// transaction; the 11th, at kBurstTripAt, trips the velocity rule).
 constexpr std::uint64_t kPlantBlock = 50'000;
 constexpr std::uint64_t kTestChargeAt = 1'000, kLargeChargeAt = 4'000;
 constexpr std::uint64_t kBurstAt = 20'000, kBurstStep = 20, kBurstLength = 12;
 constexpr std::uint64_t kBurstLastAt = kBurstAt + (kBurstLength - 1) * kBurstStep;
+constexpr std::uint64_t kBurstTripAt = kBurstAt + kVelocityLimit * kBurstStep;
 
 inline std::uint64_t mix(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
@@ -60,12 +62,13 @@ inline Txn make_txn(std::uint64_t i) {
   return t;
 }
 
-// Planted frauds among the first n transactions: blocks whose transaction
-// `last_at` has been read.
+// Planted frauds among the first n transactions that the rules can see:
+// blocks whose transaction `last_at` (the large charge, the burst's 11th buy)
+// has been read. A burst cut after its 11th buy still trips the rule.
 inline std::uint64_t planted(std::uint64_t n, std::uint64_t last_at) {
   return n > last_at ? (n - last_at - 1) / kPlantBlock + 1 : 0;
 }
 inline std::uint64_t planted_test_charges(std::uint64_t n) { return planted(n, kLargeChargeAt); }
-inline std::uint64_t planted_bursts(std::uint64_t n) { return planted(n, kBurstLastAt); }
+inline std::uint64_t planted_bursts(std::uint64_t n) { return planted(n, kBurstTripAt); }
 
 }  // namespace card_fraud
