@@ -54,12 +54,11 @@ static_assert(kPlantBlock % kCards == 0 && kBurstAt / kCards == kBurstLastAt / k
 // ones: 2 for a test-charge victim, 12 for the burster (one alert, at the
 // 11th buy: the burster has no natural turn in its burst's round). Records
 // may reach the detector out of timestamp order (several workers read the
-// generator; the watermarks allow 2 s of disorder, though each worker's share
-// is in order and the detector's watermark is the minimum over workers, so
-// none is late), but the detector counts a transaction in the window of its
-// own timestamp and only ever drops a window's count (by a timer, once the
-// watermark passed it), never merges it with another's: arrival order can
-// lower a count, never raise it. So the only velocity alerts are the bursts.
+// generator, and the watermarks allow 2 s of disorder), but the detector
+// counts a transaction in the window of its own timestamp and only ever drops
+// a window's count (by a timer, once the watermark passed it), never merges
+// it with another's: arrival order, late or not, can lower a count, never
+// raise it. So the only velocity alerts are the planted bursts.
 
 inline std::uint64_t mix(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
