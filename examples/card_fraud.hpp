@@ -33,7 +33,7 @@ constexpr int kVelocityLimit = 10;  // more transactions than this on one card i
 // Planted fraud: every block of 50,000 transactions has one test-charge
 // victim (a small charge at kTestChargeAt, a large one at kLargeChargeAt) and
 // one burster (kBurstLength buys from kBurstAt, every kBurstStep-th
-// transaction; the 11th, at kBurstTripAt, trips the velocity rule).
+// transaction; the velocity rule trips once the 11th, kBurstTripAt, is read).
 constexpr std::uint64_t kPlantBlock = 50'000;
 constexpr std::uint64_t kTestChargeAt = 1'000, kLargeChargeAt = 4'000;
 constexpr std::uint64_t kBurstAt = 20'000, kBurstStep = 20, kBurstLength = 12;
@@ -51,8 +51,8 @@ constexpr std::uint64_t kBurstTripAt = kBurstAt + kVelocityLimit * kBurstStep;
 static_assert(kVelocityWindowUs == kCards * kTxnSpacingUs && kStartOfDay % kVelocityWindowUs == 0);
 static_assert(kPlantBlock % kCards == 0 && kBurstAt / kCards == kBurstLastAt / kCards);
 // So in a window a card has at most one natural transaction plus its planted
-// ones: 2 for a test-charge victim, 12 for the burster (one alert, at the
-// 11th buy: the burster has no natural turn in its burst's round). Records
+// ones: 2 for a test-charge victim, 12 for the burster (one alert, once its
+// 11th buy is read: the burster has no natural turn in its burst's round). Records
 // may reach the detector out of timestamp order (several workers read the
 // generator, and the watermarks allow 2 s of disorder), but the detector
 // counts a transaction in the window of its own timestamp and only ever drops
@@ -84,8 +84,8 @@ inline Txn make_txn(std::uint64_t i) {
   if (at == kLargeChargeAt) t = Txn{victim, 7, 125'000};  // ... then $1,250 at a jeweller, 3 s later
   const std::uint32_t burster = static_cast<std::uint32_t>(mix(block * 104'729 + 1) % kCards);
   // In the burst's round the burster's own turn goes to the card its first buy
-  // displaced, so the burster pays exactly 12 times there and its 11th buy,
-  // not an earlier one, trips the rule.
+  // displaced, so the burster pays exactly 12 times there and the burst trips
+  // the rule only once its 11th buy is read.
   if (at / kCards == kBurstAt / kCards && t.card == burster) t.card = card_at(kBurstAt % kCards);
   if (at >= kBurstAt && at <= kBurstLastAt && (at - kBurstAt) % kBurstStep == 0)
     t = Txn{burster, 4, 1'999};  // 12 buys in 0.24 s
