@@ -1,8 +1,8 @@
 // Sluice flagship example: card-fraud alerts over a stream of transactions.
 //
-// A deterministic generator plays a card network: 10,000 cards paying at
-// merchants, one transaction per millisecond of event time. Hidden in the
-// stream are two kinds of fraud a bank would want to see at once:
+// A deterministic generator (card_fraud.hpp) plays a card network: 10,000
+// cards paying at merchants, one transaction per millisecond of event time.
+// Hidden in the stream are two kinds of fraud a bank would want to see at once:
 //   1. "test charge": a tiny charge (< $1) followed within 60 s by a large
 //      one (> $500) on the same card: a stolen card being tried, then used;
 //   2. "velocity": more than 10 transactions on one card within 10 s.
@@ -21,18 +21,14 @@
 #include <string>
 #include <thread>
 
+#include "examples/card_fraud.hpp"
 #include "sluice/sluice.hpp"
 
 using namespace sluice;
+using namespace card_fraud;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct Txn {
-  std::uint32_t card;
-  std::uint32_t merchant;
-  std::int64_t amount_cents;
-};
 
 struct Alert {
   std::string rule;
@@ -40,31 +36,6 @@ struct Alert {
   std::string detail;
   Timestamp ts_us;
 };
-
-constexpr std::uint32_t kCards = 10'000;
-constexpr DurationUs kTxnSpacingUs = 1000;  // event time between transactions: 1,000 per second
-const char* const kMerchants[] = {"grocer", "fuel", "cafe", "online", "pharmacy", "electronics", "airline", "jeweller"};
-
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-// Transaction i of the card network, with the planted fraud.
-Txn make_txn(std::uint64_t i) {
-  const std::uint64_t h = mix(i);
-  Txn t{static_cast<std::uint32_t>(h % kCards), static_cast<std::uint32_t>((h >> 20) % 6),
-        static_cast<std::int64_t>(100 + (h >> 32) % 15'000)};  // $1.00 .. $150.99
-  const std::uint64_t block = i / 50'000, at = i % 50'000;
-  const std::uint32_t victim = static_cast<std::uint32_t>(mix(block * 7919) % kCards);
-  if (at == 1'000) t = Txn{victim, 3, 49};            // $0.49 test charge ...
-  if (at == 4'000) t = Txn{victim, 7, 125'000};       // ... then $1,250 at a jeweller, 3 s later
-  const std::uint32_t burster = static_cast<std::uint32_t>(mix(block * 104'729 + 1) % kCards);
-  if (at >= 20'000 && at < 20'240 && at % 20 == 0) t = Txn{burster, 4, 1'999};  // 12 buys in 0.24 s
-  return t;
-}
 
 std::string money(std::int64_t cents) {
   char buf[32];
@@ -84,12 +55,6 @@ std::string clock_text(Timestamp ts_us) {
 
 // Per-card rules on keyed state and event-time timers.
 struct FraudDetector : KeyedProcessFunction<std::uint32_t, Txn, Alert> {
-  static constexpr std::int64_t kSmallCents = 100;
-  static constexpr std::int64_t kLargeCents = 50'000;
-  static constexpr DurationUs kTestWindowUs = 60'000'000;
-  static constexpr DurationUs kVelocityWindowUs = 10'000'000;
-  static constexpr int kVelocityLimit = 10;
-
   struct Charge {
     Timestamp ts_us;
     std::int64_t cents;
@@ -184,14 +149,13 @@ int main(int argc, char** argv) {
     }
   }
 
-  const Timestamp start_of_day = 1'795'392'000'000'000;  // 2026-11-23T00:00:00Z
   constexpr int kPrintedAlerts = 12;
   std::mutex mu;
   std::map<std::string, int> alerts_by_rule;
   int printed = 0;
 
   Job job("card-fraud");
-  job.source(Generator(GeneratorOptions{.count = transactions, .first_ts_us = start_of_day,
+  job.source(Generator(GeneratorOptions{.count = transactions, .first_ts_us = kStartOfDay,
                                         .ts_step_us = kTxnSpacingUs, .events_per_second = rate},
                        make_txn),
              "card-network")
@@ -240,8 +204,8 @@ int main(int argc, char** argv) {
   std::printf("  transactions read  %llu in %.2f s (%.1f M/s)\n", static_cast<unsigned long long>(m.records_in), secs,
               static_cast<double>(m.records_in) / secs / 1e6);
   // Every block of 50,000 transactions plants one of each fraud (see make_txn).
-  auto planted = [&](std::uint64_t last_at) { return m.records_in > last_at ? (m.records_in - last_at - 1) / 50'000 + 1 : 0; };
-  const std::map<std::string, std::uint64_t> expected{{"test-charge", planted(4'000)}, {"velocity", planted(20'220)}};
+  const std::map<std::string, std::uint64_t> expected{{"test-charge", planted_test_charges(m.records_in)},
+                                                      {"velocity", planted_bursts(m.records_in)}};
   for (const auto& [rule, n] : expected) {
     const int found = alerts_by_rule.count(rule) ? alerts_by_rule.at(rule) : 0;
     std::printf("  alerts %-11s %d (planted: %llu)\n", rule.c_str(), found, static_cast<unsigned long long>(n));

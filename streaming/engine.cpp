@@ -59,8 +59,11 @@ Query::Query(std::string name, const Job& job, const detail::RunSettings& settin
 }
 
 void Query::launch() {
-  running_.store(workers_.size());
-  for (std::size_t w = 0; w < workers_.size(); ++w) threads_.emplace_back([this, w] { worker_main(w); });
+  // Counted once: the last worker to finish releases workers_, possibly
+  // before this loop ends (TSan saw it with a 100-record job).
+  const std::size_t n = workers_.size();
+  running_.store(n);
+  for (std::size_t w = 0; w < n; ++w) threads_.emplace_back([this, w] { worker_main(w); });
 }
 
 void Query::worker_main(std::size_t index) {
