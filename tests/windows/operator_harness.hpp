@@ -7,7 +7,9 @@
 // and adds the accessors that operator has.
 #pragma once
 
+#include <algorithm>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -164,6 +166,33 @@ void show_value(std::ostream& os, const V& v) {
   } else {
     os << v;
   }
+}
+
+/// Window results, one per line: "+I a [0, 3) = 3 6 @5" (kind, key, window,
+/// values, record timestamp), for exact comparisons with readable diffs.
+template <class Res>
+std::string show(const std::vector<Record<Res>>& rs) {
+  std::ostringstream os;
+  for (const auto& r : rs) {
+    os << to_string(r.value.kind) << ' ' << r.value.key << ' ';
+    if (r.value.window == TimeWindow{kMinTimestamp, kMaxTimestamp})
+      os << "global";
+    else
+      os << r.value.window;
+    os << " =";
+    std::apply([&](const auto&... v) { ((os << ' ', show_value(os, v)), ...); }, r.value.values);
+    os << " @" << r.ts_us << '\n';
+  }
+  return os.str();
+}
+
+/// Results sorted by window, then key (stable: a window's changelog keeps its order).
+template <class Res>
+std::vector<Record<Res>> by_window(std::vector<Record<Res>> v) {
+  std::stable_sort(v.begin(), v.end(), [](const Record<Res>& a, const Record<Res>& b) {
+    return std::tie(a.value.window, a.value.key) < std::tie(b.value.window, b.value.key);
+  });
+  return v;
 }
 
 }  // namespace sluice::testing

@@ -24,25 +24,6 @@ std::vector<std::pair<TimeWindow, typename R::value_type>> rows(std::vector<R> r
   return out;
 }
 
-template <class Res>
-std::string show(const std::vector<Record<Res>>& rs) {
-  std::ostringstream os;
-  for (const auto& r : rs) {
-    os << to_string(r.value.kind) << ' ' << r.value.key << ' ' << r.value.window << " =";
-    std::apply([&](const auto&... v) { ((os << ' ' << v), ...); }, r.value.values);
-    os << " @" << r.ts_us << '\n';
-  }
-  return os.str();
-}
-
-template <class Res>
-std::vector<Record<Res>> by_window(std::vector<Record<Res>> v) {
-  std::stable_sort(v.begin(), v.end(), [](const Record<Res>& a, const Record<Res>& b) {
-    return std::tie(a.value.window, a.value.key) < std::tie(b.value.window, b.value.key);
-  });
-  return v;
-}
-
 }  // namespace
 
 TEST_CASE("sliding: every window holding a record counts it, retracting (count, sum) path") {

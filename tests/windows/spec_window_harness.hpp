@@ -42,24 +42,6 @@ class SpecWindowHarness : public KeyedOperatorHarness<K, T, WindowResultOf<K, T,
   Op* op_ = nullptr;  // owned by the base
 };
 
-/// Window results, one per line: "+I a [0, 3) = 3 6 @5" (kind, key, window,
-/// values, record timestamp), for exact comparisons with readable diffs.
-template <class Res>
-std::string show(const std::vector<Record<Res>>& rs) {
-  std::ostringstream os;
-  for (const auto& r : rs) {
-    os << to_string(r.value.kind) << ' ' << r.value.key << ' ';
-    if (r.value.window == TimeWindow{kMinTimestamp, kMaxTimestamp})
-      os << "global";
-    else
-      os << r.value.window;
-    os << " =";
-    std::apply([&](const auto&... v) { ((os << ' ', show_value(os, v)), ...); }, r.value.values);
-    os << " @" << r.ts_us << '\n';
-  }
-  return os.str();
-}
-
 /// A harness for keys K and records T computing `aggs` over windows `spec`.
 template <class K, class T, class Spec, class... A>
 SpecWindowHarness<K, T, Spec, A...> spec_window_harness(const Spec& spec, A... aggs) {

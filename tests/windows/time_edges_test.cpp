@@ -26,25 +26,6 @@ constexpr Timestamp kBottom = kMinValidTimestamp;   // -4611686018427387904
 constexpr DurationUs k2p59 = DurationUs{1} << 59;
 constexpr DurationUs k2p60 = DurationUs{1} << 60;
 
-template <class Res>
-std::string show(const std::vector<Record<Res>>& rs) {
-  std::ostringstream os;
-  for (const auto& r : rs) {
-    os << to_string(r.value.kind) << ' ' << r.value.key << ' ' << r.value.window << " =";
-    std::apply([&](const auto&... v) { ((os << ' ' << v), ...); }, r.value.values);
-    os << " @" << r.ts_us << '\n';
-  }
-  return os.str();
-}
-
-template <class Res>
-std::vector<Record<Res>> by_window(std::vector<Record<Res>> v) {
-  std::stable_sort(v.begin(), v.end(), [](const Record<Res>& a, const Record<Res>& b) {
-    return std::tie(a.value.window, a.value.key) < std::tie(b.value.window, b.value.key);
-  });
-  return v;
-}
-
 }  // namespace
 
 TEST_CASE("tumbling(1s) at both ends of the valid range: exact windows", "[windows]") {

@@ -17,17 +17,6 @@ struct Ev {
   std::int64_t v;
 };
 
-template <class Res>
-std::string show(const std::vector<Record<Res>>& rs) {
-  std::ostringstream os;
-  for (const auto& r : rs) {
-    os << to_string(r.value.kind) << ' ' << r.value.key << ' ' << r.value.window << " =";
-    std::apply([&](const auto&... v) { ((os << ' ' << v), ...); }, r.value.values);
-    os << " @" << r.ts_us << '\n';
-  }
-  return os.str();
-}
-
 }  // namespace
 
 TEST_CASE("fire_every_element: a changelog of each window's running result") {
