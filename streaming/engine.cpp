@@ -70,18 +70,20 @@ void Query::worker_main(std::size_t index) {
   t_running_query = this;
   try {
     workers_[index]->run(stop_, drain_);
-  } catch (const std::exception& e) {
-    std::lock_guard lock(mu_);
-    if (error_.empty()) {
-      error_ = "worker " + std::to_string(index) + ": " + e.what();
-      failure_ = std::current_exception();
-    }
-    stop_.store(true);
   } catch (...) {
+    // The first failure wins: its text for status(), the exception for Job::run.
+    std::exception_ptr failure = std::current_exception();
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
     std::lock_guard lock(mu_);
     if (error_.empty()) {
-      error_ = "worker " + std::to_string(index) + ": unknown exception";
-      failure_ = std::current_exception();
+      error_ = "worker " + std::to_string(index) + ": " + what;
+      failure_ = std::move(failure);
     }
     stop_.store(true);
   }

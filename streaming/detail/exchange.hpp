@@ -1,5 +1,5 @@
 // Moving records between workers: the sending and receiving halves of an
-// exchange, and the N x N channels between them.
+// exchange, and the N(N-1) channels between them.
 //
 // The sender routes each record into one buffer per destination worker and
 // ships a buffer when it is full, when a control message must follow it, or
@@ -43,7 +43,7 @@ struct ChannelMatrix {
 };
 
 /// The receiving half on one worker: a task that drains the channels from the
-/// other workers, and the entry for this worker's own share (`push_local`,
+/// other workers, and the entry for this worker's own share (`push_batch`,
 /// `control_local`), which its sender hands over by direct calls.
 template <class T>
 class ExchangeReceiver final : public Task {
@@ -80,8 +80,9 @@ class ExchangeReceiver final : public Task {
     return progress;
   }
 
-  /// This worker's own records, from its sender.
-  void push_local(Batch<T>& batch) {
+  /// Hands records to this worker's consumers: its own share, from its
+  /// sender, and (through deliver) batches off the channels.
+  void push_batch(Batch<T>& batch) {
     metrics_.records_out.add(batch.size());
     out_.push(batch);
   }
@@ -104,8 +105,7 @@ class ExchangeReceiver final : public Task {
     if (msg_.is_control) {
       deliver_control(in.worker, msg_.control);
     } else {
-      metrics_.records_out.add(msg_.batch.size());
-      out_.push(msg_.batch);
+      push_batch(msg_.batch);
       in.channel->recycle(std::move(msg_.batch));
     }
     msg_ = Message<T>{};
@@ -212,7 +212,7 @@ class ExchangeSender final : public Input<In>, public ExchangeSenderBase, public
   void deliver_own() {
     Batch<Out>& own = buffers_[self_];
     if (own.empty()) return;
-    local_.push_local(own);
+    local_.push_batch(own);
     own.clear();
   }
 

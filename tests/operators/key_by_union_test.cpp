@@ -66,8 +66,6 @@ class RoutingSink final : public Sink<Keyed<K, std::int64_t>> {
   std::shared_ptr<State> s_;
 };
 
-auto identity = [](std::uint64_t i) { return std::int64_t(i); };
-
 template <class K>
 void check_routing(const std::vector<Seen<K>>& seen, std::size_t workers, std::size_t maxp) {
   std::map<K, std::set<std::size_t>> workers_of_key;

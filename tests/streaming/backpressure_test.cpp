@@ -23,8 +23,6 @@ GeneratorOptions rate_limited(std::uint64_t count, std::size_t capacity, Backpre
   return o;
 }
 
-auto identity = [](std::uint64_t i) { return std::int64_t(i); };
-
 std::vector<std::int64_t> iota_vec(std::int64_t from, std::int64_t to) {
   std::vector<std::int64_t> v(static_cast<std::size_t>(to - from));
   std::iota(v.begin(), v.end(), from);

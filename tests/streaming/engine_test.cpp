@@ -13,8 +13,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-auto identity = [](std::uint64_t i) { return std::int64_t(i); };
-
 // Counts records without storing them (for unbounded inputs); remembers the
 // last watermark per worker, end-of-input and close calls.
 class CountingSink final : public Sink<std::int64_t> {
@@ -69,12 +67,6 @@ class CountingSink final : public Sink<std::int64_t> {
   };
   std::shared_ptr<State> s_;
 };
-
-QueryOptions workers(std::size_t n) {
-  QueryOptions o;
-  o.workers = n;
-  return o;
-}
 
 Job unbounded_job(const CountingSink& sink) {
   Job job("unbounded");

@@ -16,8 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-auto identity = [](std::uint64_t i) { return std::int64_t(i); };
-
 std::size_t open_fds() {
   std::size_t n = 0;
   DIR* d = opendir("/proc/self/fd");
@@ -25,12 +23,6 @@ std::size_t open_fds() {
   while (readdir(d) != nullptr) ++n;
   closedir(d);
   return n;
-}
-
-QueryOptions workers(std::size_t n) {
-  QueryOptions o;
-  o.workers = n;
-  return o;
 }
 
 }  // namespace

@@ -284,6 +284,16 @@ class ProbeSink final : public Sink<T> {
   std::shared_ptr<State> s_;
 };
 
+/// Record i of a test generator: the number i itself.
+inline constexpr auto identity = [](std::uint64_t i) { return std::int64_t(i); };
+
+/// Options with `n` workers, everything else default.
+inline QueryOptions workers(std::size_t n) {
+  QueryOptions o;
+  o.workers = n;
+  return o;
+}
+
 /// Single-worker options with a manual clock.
 inline QueryOptions manual_options(const Clock& clock, std::size_t workers = 1) {
   QueryOptions o;
