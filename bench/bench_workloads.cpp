@@ -9,7 +9,10 @@
 //    `--only Bp` runs B as a keyed process function instead (state per
 //    (auction, window) and an event-time timer at the window's end).
 // Reported: events/s (wall), events per CPU-second (process CPU time), the
-// median over R runs, and the ratio to the hand-written loop.
+// median over R runs, and the ratio to the hand-written loop. With 2 workers
+// also two references on two threads, each over half the events: the loop
+// (what the machine gives a second thread) and two 1-worker Sluice jobs
+// (Sluice without an exchange).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -18,6 +21,7 @@
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench_common.hpp"
@@ -50,9 +54,10 @@ using SumsB = bench::WindowSums;
 
 // ---- hand-written loops ----
 
-SumsA loop_a(std::uint64_t n) {
+// Each loop computes events [lo, hi); the whole workload is [0, n).
+SumsA loop_a(std::uint64_t lo, std::uint64_t hi) {
   SumsA s;
-  for (std::uint64_t i = 0; i < n; ++i) {
+  for (std::uint64_t i = lo; i < hi; ++i) {
     Bid b = make_bid(i);
     if (!keep_a(b)) continue;
     b = convert_a(b);
@@ -63,10 +68,10 @@ SumsA loop_a(std::uint64_t n) {
   return s;
 }
 
-SumsB loop_b(std::uint64_t n) {
+SumsB loop_b(std::uint64_t lo, std::uint64_t hi) {
   SumsB s;
   std::vector<std::uint64_t> count(kKeys), sum(kKeys);
-  std::uint64_t window = 0;
+  std::uint64_t window = lo / kWindowUs;
   auto flush = [&] {
     for (std::uint64_t k = 0; k < kKeys; ++k)
       if (count[k] != 0) {
@@ -74,7 +79,7 @@ SumsB loop_b(std::uint64_t n) {
         count[k] = sum[k] = 0;
       }
   };
-  for (std::uint64_t i = 0; i < n; ++i) {
+  for (std::uint64_t i = lo; i < hi; ++i) {
     const Bid b = make_bid(i);
     const std::uint64_t w = b.ts_us / kWindowUs;
     if (w != window) {
@@ -99,7 +104,7 @@ QueryOptions bench_options(std::size_t workers) {
   return o;
 }
 
-SumsA sluice_a(std::uint64_t n, std::size_t workers) {
+SumsA sluice_a(std::uint64_t lo, std::uint64_t hi, std::size_t workers) {
   SumsA total;
   std::mutex mu;
   Job job("workload-a");
@@ -110,7 +115,8 @@ SumsA sluice_a(std::uint64_t n, std::size_t workers) {
   };
   // Lambdas, as users write them: a function pointer would cost an indirect
   // call per record, a lambda inlines into the operator's loop.
-  job.source(Generator(GeneratorOptions{.count = n}, [](std::uint64_t i) { return make_bid(i); }))
+  job.source(Generator(GeneratorOptions{.count = hi - lo, .first_ts_us = static_cast<Timestamp>(lo)},
+                       [lo](std::uint64_t i) { return make_bid(lo + i); }))
       .filter([](const Bid& b) { return keep_a(b); })
       .map([](const Bid& b) { return convert_a(b); })
       .sink(FoldSink<Bid, SumsA, decltype(fold)>(&total, &mu, fold));
@@ -154,8 +160,9 @@ std::int64_t bench_emit_interval_us() {
   return e ? std::stoll(e) : 0;
 }
 
-// B as a user writes it: a tumbling window with count and sum.
-SumsB sluice_b(std::uint64_t n, std::size_t workers) {
+// B as a user writes it: a tumbling window with count and sum, over events
+// [lo, hi).
+SumsB sluice_b(std::uint64_t lo, std::uint64_t hi, std::size_t workers) {
   using Result = WindowResult<std::uint64_t, std::tuple<std::uint64_t, std::uint64_t>>;
   SumsB total;
   std::mutex mu;
@@ -163,7 +170,8 @@ SumsB sluice_b(std::uint64_t n, std::size_t workers) {
   auto fold = [](SumsB& s, const Result& r) {
     s.add(r.key, static_cast<std::uint64_t>(r.window.start / kWindowUs), r.get<0>(), r.get<1>());
   };
-  job.source(Generator(GeneratorOptions{.count = n}, [](std::uint64_t i) { return make_bid(i); }))
+  job.source(Generator(GeneratorOptions{.count = hi - lo, .first_ts_us = static_cast<Timestamp>(lo)},
+                       [lo](std::uint64_t i) { return make_bid(lo + i); }))
       // Ascending watermark after every batch: windows close as soon as
       // their end passes, so few are open at once.
       .watermarks(ascending().with_emit_interval(std::chrono::microseconds(bench_emit_interval_us())))
@@ -177,12 +185,13 @@ SumsB sluice_b(std::uint64_t n, std::size_t workers) {
 
 // B without a window operator, as a keyed process function (issue 2's
 // version; `--only Bp`): state per (auction, window) and a timer each.
-SumsB sluice_b_process(std::uint64_t n, std::size_t workers) {
+SumsB sluice_b_process(std::uint64_t lo, std::uint64_t hi, std::size_t workers) {
   SumsB total;
   std::mutex mu;
   Job job("workload-b-process");
   auto fold = [](SumsB& s, const ProcessResult& r) { s.add(r.auction, r.window, r.count, r.sum); };
-  job.source(Generator(GeneratorOptions{.count = n}, [](std::uint64_t i) { return make_bid(i); }))
+  job.source(Generator(GeneratorOptions{.count = hi - lo, .first_ts_us = static_cast<Timestamp>(lo)},
+                       [lo](std::uint64_t i) { return make_bid(lo + i); }))
       .watermarks(ascending().with_emit_interval(std::chrono::microseconds(bench_emit_interval_us())))
       .key_by([](const Bid& b) { return WindowKey(b.auction, b.ts_us / kWindowUs); })
       .process(TumblingCountSum{})
@@ -230,57 +239,90 @@ void print_spread(const std::vector<Figures>& runs, const std::vector<double>& v
   std::printf("\n");
 }
 
-// Runs one workload: R rounds of the loop followed by Sluice at each worker
-// count, back to back, so a round's figures share the machine's state (this
-// VM's speed drifts by 20% over minutes). Prints the medians and, as "x
-// loop", the median of each round's ratio. Checks every Sluice result
-// against the loop's checksums; false on a mismatch.
+// `run(lo, hi)` on two threads, each over half the events (split at a
+// window boundary, so the halves' sums merge exactly).
+template <class Sums, class Run>
+Sums on_two_threads(std::uint64_t n, Run run) {
+  const std::uint64_t split = n / 2 / kWindowUs * kWindowUs;
+  Sums first;
+  std::thread t([&] { first = run(0, split); });
+  Sums second = run(split, n);
+  t.join();
+  first.merge(second);
+  return first;
+}
+
+std::vector<double> per_round_ratio(const std::vector<Figures>& a, const std::vector<Figures>& b) {
+  std::vector<double> r;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) r.push_back(a[i].events_per_s / b[i].events_per_s);
+  return r;
+}
+
+// Runs one workload: R rounds of the loop (one thread, then two), Sluice at
+// each worker count and, with 2 workers, Sluice as two 1-worker jobs on two
+// threads, back to back, so a round's figures share the machine's state (this
+// VM's speed drifts by 2x within minutes, and what it gives a second thread
+// varies from round to round). Prints the medians and, as "x loop", the
+// median of each round's ratio. Checks every result against the loop's
+// checksums; false on a mismatch.
+//
+// The two reference rows for 2 workers: the loop on two threads, each over
+// half the events (what this machine gives two threads that share nothing),
+// and two 1-worker jobs on two threads (Sluice without an exchange: what 2
+// workers would reach if moving records between workers cost nothing).
 template <class Sums, class Loop, class Framework>
 bool run_workload(const char* name, std::uint64_t n, int runs, const std::vector<std::size_t>& worker_counts,
                   Loop loop_fn, Framework sluice_fn) {
-  const Sums want = loop_fn(n);
+  const Sums want = loop_fn(0, n);
   std::printf("workload %s: %s\n", name, describe(want).c_str());
+  const bool two = std::find(worker_counts.begin(), worker_counts.end(), 2) != worker_counts.end();
   volatile bool same = true;  // keeps the timed loop from being optimized away
-  std::vector<Figures> loop_runs;
+  std::vector<Figures> loop_runs, loop2_runs, jobs2_runs;
   std::vector<std::vector<Figures>> sluice_runs(worker_counts.size());
-  std::vector<std::vector<double>> ratios(worker_counts.size());
   bool ok = true;
-  for (int r = 0; r < runs; ++r) {
-    const Figures loop = time_once(n, [&] { same = same && loop_fn(n) == want; });
-    loop_runs.push_back(loop);
-    for (std::size_t k = 0; k < worker_counts.size(); ++k) {
-      Sums got;
-      const Figures f = time_once(n, [&] { got = sluice_fn(n, worker_counts[k]); });
-      if (!(got == want)) {
-        std::printf("  CHECKSUM MISMATCH (workers %zu): %s\n", worker_counts[k], describe(got).c_str());
-        ok = false;
-      }
-      sluice_runs[k].push_back(f);
-      ratios[k].push_back(f.events_per_s / loop.events_per_s);
+  auto timed = [&](const char* what, auto&& run) {
+    Sums got;
+    const Figures f = time_once(n, [&] { got = run(); });
+    if (!(got == want)) {
+      std::printf("  CHECKSUM MISMATCH (%s): %s\n", what, describe(got).c_str());
+      ok = false;
     }
+    return f;
+  };
+  for (int r = 0; r < runs; ++r) {
+    loop_runs.push_back(time_once(n, [&] { same = same && loop_fn(0, n) == want; }));
+    if (two) loop2_runs.push_back(timed("loop on two threads", [&] { return on_two_threads<Sums>(n, loop_fn); }));
+    for (std::size_t k = 0; k < worker_counts.size(); ++k) {
+      const std::string what = std::to_string(worker_counts[k]) + " workers";
+      sluice_runs[k].push_back(timed(what.c_str(), [&] { return sluice_fn(0, n, worker_counts[k]); }));
+    }
+    if (two)
+      jobs2_runs.push_back(timed("two 1-worker jobs", [&] {
+        return on_two_threads<Sums>(n, [&](std::uint64_t lo, std::uint64_t hi) { return sluice_fn(lo, hi, 1); });
+      }));
   }
-  const Figures loop = median(loop_runs);
-  print_row("hand-written loop", loop, 1.0, nullptr);
+  print_row("hand-written loop", median(loop_runs), 1.0, nullptr);
   print_spread(loop_runs, {});
-  Figures one{};
-  std::size_t one_index = worker_counts.size();
+  std::vector<Figures>* one = nullptr;
   for (std::size_t k = 0; k < worker_counts.size(); ++k) {
     const std::size_t w = worker_counts[k];
-    const Figures f = median(sluice_runs[k]);
-    std::string label = "sluice, " + std::to_string(w) + " worker" + (w > 1 ? "s" : "");
-    print_row(label.c_str(), f, median(ratios[k]), w > 1 && one.events_per_s > 0 ? &one : nullptr);
-    // Speed-up over 1 worker per round (both timed back to back), so the
-    // VM's drift between rounds does not enter it.
+    const std::vector<double> vs_loop = per_round_ratio(sluice_runs[k], loop_runs);
+    const std::string label = "sluice, " + std::to_string(w) + " worker" + (w > 1 ? "s" : "");
+    print_row(label.c_str(), median(sluice_runs[k]), median(vs_loop), nullptr);
+    // Speed-ups per round (both timed back to back), so the VM's drift
+    // between rounds does not enter them.
     std::vector<double> speedups;
-    if (w > 1 && one_index < worker_counts.size())
-      for (int r = 0; r < runs; ++r)
-        speedups.push_back(sluice_runs[k][static_cast<std::size_t>(r)].events_per_s /
-                           sluice_runs[one_index][static_cast<std::size_t>(r)].events_per_s);
-    print_spread(sluice_runs[k], ratios[k], speedups);
-    if (w == 1) {
-      one = f;
-      one_index = k;
-    }
+    if (w > 1 && one != nullptr) speedups = per_round_ratio(sluice_runs[k], *one);
+    print_spread(sluice_runs[k], vs_loop, speedups);
+    if (w == 1) one = &sluice_runs[k];
+  }
+  if (two) {
+    const std::vector<double> loop2 = per_round_ratio(loop2_runs, loop_runs);
+    print_row("loop, 2 threads (halves)", median(loop2_runs), median(loop2), nullptr);
+    print_spread(loop2_runs, loop2);
+    const std::vector<double> jobs2 = per_round_ratio(jobs2_runs, loop_runs);
+    print_row("sluice, 2 one-worker jobs", median(jobs2_runs), median(jobs2), nullptr);
+    print_spread(jobs2_runs, jobs2, one ? per_round_ratio(jobs2_runs, *one) : std::vector<double>{});
   }
   return ok;
 }
