@@ -5,6 +5,8 @@
 // groups map to workers in contiguous ranges (streaming/key_groups.hpp).
 #pragma once
 
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "streaming/detail/exchange.hpp"
@@ -21,9 +23,7 @@ class KeyRoute {
 
   void bind(const RunSettings& s) {
     max_parallelism_ = s.max_parallelism;
-    owner_.resize(s.max_parallelism);
-    for (std::size_t kg = 0; kg < s.max_parallelism; ++kg)
-      owner_[kg] = static_cast<std::uint32_t>(worker_of_key_group(static_cast<std::uint32_t>(kg), s.max_parallelism, s.workers));
+    owner_ = key_group_owners(s.max_parallelism, s.workers);
   }
 
   Keyed<K, T> route(T&& value, std::size_t& dst) const {
@@ -47,6 +47,57 @@ class KeyRoute {
   std::vector<std::uint32_t> owner_;  // key group -> worker, so routing needs no division
 };
 
+/// Keys whole batches (one virtual call per batch): what an operator that
+/// reads key_by's input directly uses to key records the way key_by does.
+template <class K, class T>
+class BatchKeyer {
+ public:
+  virtual ~BatchKeyer() = default;
+  /// out[i] := key, hash and key group of records[i].
+  virtual void key(const Batch<T>& records, RecordKey<K>* out) const = 0;
+};
+
+/// What a key_by node offers an operator that takes its place (windows
+/// computing partial aggregates before the exchange,
+/// windows/local_aggregation.hpp): the stream it reads and its keying.
+template <class K, class T>
+class KeySource {
+ public:
+  virtual ~KeySource() = default;
+  /// The port key_by reads, the port it produces, and its name.
+  virtual int input_port() const = 0;
+  virtual int output_port() const = 0;
+  virtual const std::string& key_by_name() const = 0;
+  virtual std::unique_ptr<BatchKeyer<K, T>> make_keyer(const RunSettings& settings) const = 0;
+};
+
+template <class K, class T, class Route>
+class RouteKeyer final : public BatchKeyer<K, T> {
+ public:
+  explicit RouteKeyer(Route route) : route_(std::move(route)) {}
+  void key(const Batch<T>& records, RecordKey<K>* out) const override {
+    const std::size_t n = records.size();
+    for (std::size_t i = 0; i < n; ++i) route_.key_of(records[i].value, out[i].key, out[i].hash, out[i].key_group);
+  }
+
+ private:
+  Route route_;
+};
+
+template <class K, class T, class Route>
+class KeyByNode final : public ExchangeNode<T, Keyed<K, T>, Route>, public KeySource<K, T> {
+ public:
+  using ExchangeNode<T, Keyed<K, T>, Route>::ExchangeNode;
+  int input_port() const override { return this->inputs().at(0); }
+  int output_port() const override { return this->out_port(); }
+  const std::string& key_by_name() const override { return this->name(); }
+  std::unique_ptr<BatchKeyer<K, T>> make_keyer(const RunSettings& settings) const override {
+    Route route = this->route();
+    route.bind(settings);
+    return std::make_unique<RouteKeyer<K, T, Route>>(std::move(route));
+  }
+};
+
 }  // namespace detail
 
 template <class T>
@@ -56,7 +107,7 @@ auto Stream<T>::key_by(F key_fn) const -> KeyedStream<std::decay_t<std::invoke_r
   static_assert(!std::is_void_v<K>, "key_by(f): f must be callable as K f(const T&) with a hashable K");
   using Route = detail::KeyRoute<K, T, F>;
   Stream<Keyed<K, T>> routed =
-      then<Keyed<K, T>, detail::ExchangeNode<T, Keyed<K, T>, Route>>("key_by", Route(std::move(key_fn)));
+      then<Keyed<K, T>, detail::KeyByNode<K, T, Route>>("key_by", Route(std::move(key_fn)));
   return KeyedStream<K, T>(std::move(routed));
 }
 

@@ -51,6 +51,7 @@ Query::Query(std::string name, const Job& job, const detail::RunSettings& settin
     workers_.push_back(std::make_unique<detail::Worker>(w, *settings_.clock, settings_.tick_interval_us));
   for (auto& w : workers_) shared_.workers.push_back(w.get());
   shared_.by_node.resize(graph_->nodes().size());
+  shared_.port_consumers = graph_->port_consumers();
   for (const auto& node : graph_->nodes()) node->prepare(settings_, shared_, metrics_);
   for (auto& worker : workers_) {
     detail::BuildContext ctx(settings_, *worker, metrics_, shared_, graph_->port_count());

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 #include <compare>
 #include <functional>
 #include <ostream>
@@ -83,6 +84,15 @@ inline std::uint32_t key_group_of(std::uint64_t hash, std::size_t max_parallelis
 /// Worker that owns key group `kg` (contiguous ranges, as Flink assigns them).
 inline std::size_t worker_of_key_group(std::uint32_t kg, std::size_t max_parallelism, std::size_t workers) {
   return static_cast<std::size_t>(kg) * workers / max_parallelism;
+}
+
+/// Owner worker of each key group, by key group: routing by table lookup
+/// instead of a division per record.
+inline std::vector<std::uint32_t> key_group_owners(std::size_t max_parallelism, std::size_t workers) {
+  std::vector<std::uint32_t> owner(max_parallelism);
+  for (std::size_t kg = 0; kg < max_parallelism; ++kg)
+    owner[kg] = static_cast<std::uint32_t>(worker_of_key_group(static_cast<std::uint32_t>(kg), max_parallelism, workers));
+  return owner;
 }
 
 /// First key group owned by `worker`; its range is [first(w), first(w+1)).

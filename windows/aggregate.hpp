@@ -19,7 +19,11 @@
 //                                                  //   keeping partial merges
 //
 // `merge` must be associative; the window operator merges slices in time
-// order, `from` always covering later slices than `into`. With `retract`, a
+// order, `from` always covering later slices than `into`. On several
+// workers, tumbling and sliding windows also merge partial accumulators of
+// the same slice that different workers computed, in arrival order
+// (windows/local_aggregation.hpp); `.local_aggregation(false)` on the
+// windowed stream keeps an aggregate to whole slices. With `retract`, a
 // sliding window keeps one running accumulator per key and subtracts the
 // slice that leaves it; without, it keeps partial merges (two stacks), so
 // either way the cost per record does not grow with size/slide.

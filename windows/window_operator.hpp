@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -68,6 +69,30 @@ struct WindowSettings {
 /// specialization per window kind, next to its operator).
 template <class K, class T, class Aggs, class Spec>
 struct WindowNodeOf;
+
+/// A partial aggregate of one key and slice, computed on the worker that read
+/// its records (local-global aggregation, windows/local_aggregation.hpp).
+/// Its record's timestamp is the slice's last microsecond (or the last valid one).
+template <class Acc>
+struct Partial {
+  Acc acc;
+  std::uint64_t records = 0;  ///< how many records it folds (counted if it arrives late)
+};
+
+/// A batch of Keyed partials, as the slicing window's record loop reads it.
+template <class K, class Acc>
+struct PartialView {
+  Record<Keyed<K, Partial<Acc>>>* records;
+  std::size_t n;
+
+  std::size_t size() const { return n; }
+  Timestamp ts(std::size_t i) const { return records[i].ts_us; }
+  const K& key(std::size_t i) const { return records[i].value.key; }
+  std::uint64_t hash(std::size_t i) const { return records[i].value.key_hash; }
+  std::uint32_t key_group(std::size_t i) const { return records[i].value.key_group; }
+  const Partial<Acc>& value(std::size_t i) const { return records[i].value.value; }
+  Record<Keyed<K, Partial<Acc>>>& record(std::size_t i) const { return records[i]; }
+};
 
 template <class K, class T, class Aggs>
 class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
@@ -119,6 +144,9 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
 
   void push(Batch<Keyed<K, T>>& batch) override { add(KeyedView<K, T>{batch.data(), batch.size()}); }
   void push_local(LocalKeyedBatch<K, T>& batch) override { add(LocalKeyedView<K, T>(batch)); }
+  /// Partial aggregates from the workers' local stages (local-global
+  /// aggregation): each is merged into its key's slice like a record.
+  void push_partials(Batch<Keyed<K, Partial<Acc>>>& batch) { add(PartialView<K, Acc>{batch.data(), batch.size()}); }
 
   void control(const Control& c) override {
     if (c.kind == Control::Kind::kWatermark) {
@@ -187,8 +215,12 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
         locate_slice(ts);
         if (open_slice_ == nullptr) {
           // Late: the empty range sends the next record here again.
-          Record<Keyed<K, T>> late = records.take(i);
-          on_late(late, slice_end_);
+          if constexpr (kPartials<View>) {
+            on_late_partial(records.record(i), slice_end_);
+          } else {
+            Record<Keyed<K, T>> late = records.take(i);
+            on_late(late, slice_end_);
+          }
           start = end = 0;
           continue;
         }
@@ -199,12 +231,17 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
       auto [acc, inserted] =
           groups[records.key_group(i) - first_kg].try_emplace_hashed(records.key(i), records.hash(i));
       if (inserted) *acc = aggs_.create();
-      add_value(aggs_, *acc, std::as_const(records.value(i)), records.ts(i));
+      if constexpr (kPartials<View>)
+        aggs_.merge(*acc, records.value(i).acc);
+      else
+        add_value(aggs_, *acc, std::as_const(records.value(i)), records.ts(i));
     }
   }
 
+  template <class View>
+  static constexpr bool kPartials = std::is_same_v<View, PartialView<K, Acc>>;
+
   Table& table(std::uint32_t key_group) { return tables_[key_group - first_kg_]; }
-  KeyWindows& key_windows(const Keyed<K, T>& k) { return key_windows(k.key_group, k.key, k.key_hash); }
   KeyWindows& key_windows(std::uint32_t key_group, const K& key, std::uint64_t hash) {
     auto [kw, inserted] = table(key_group).try_emplace_hashed(key, hash);
     if (inserted) kw->window = aggs_.create();
@@ -453,27 +490,47 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
 
   /// `end`: the end of the record's slice (kMinTimestamp: none, see locate_slice).
   void on_late(Record<Keyed<K, T>>& r, Timestamp end) {
+    Keyed<K, T>& k = r.value;
+    late_into(
+        k.key, k.key_group, k.key_hash, end, [&](Acc& acc) { add_value(aggs_, acc, std::as_const(k.value), r.ts_us); },
+        [&] { send_late(sides_, metrics_, late_tag_, std::move(k.value), r.ts_us); });
+  }
+
+  /// A partial for a closed slice: its records count as late, or go into
+  /// the later windows that still hold the slice (sliding windows).
+  void on_late_partial(Record<Keyed<K, Partial<Acc>>>& r, Timestamp end) {
+    Keyed<K, Partial<Acc>>& k = r.value;
+    late_into(
+        k.key, k.key_group, k.key_hash, end, [&](Acc& acc) { aggs_.merge(acc, k.value.acc); },
+        [&] { metrics_.late_records.add(k.value.records); });
+  }
+
+  /// Adds a late record (or partial) of slice `end` to the key's state with
+  /// `add_to(acc)` and emits corrections, or calls `late()` if every window
+  /// holding it is past its allowed lateness.
+  template <class AddTo, class Late>
+  void late_into(const K& key, std::uint32_t key_group, std::uint64_t hash, Timestamp end, AddTo add_to, Late late) {
     if (end == kMinTimestamp || grid_.last_window_end(end) - 1 + lateness_ <= watermark_) {
-      send_late(sides_, metrics_, late_tag_, std::move(r.value.value), r.ts_us);
+      late();
       return;
     }
     const Timestamp last = grid_.last_window_end(end);
-    KeyWindows& kw = key_windows(r.value);
+    KeyWindows& kw = key_windows(key_group, key, hash);
     // Windows holding this record that already fired and still take corrections.
     const Timestamp from = std::max(grid_.first_window_end(end), grid_.ceil_window_end(watermark_ - lateness_ + 2));
     const Timestamp to = std::min(last, fired_until_);
     corrections_.clear();
     for (Timestamp e = from; e <= to; e += grid_.slide) corrections_.emplace_back(e, merged_window(kw, e));
     auto [s, in_window] = slice_for(kw, end);
-    add_value(aggs_, s.acc, std::as_const(r.value.value), r.ts_us);
+    add_to(s.acc);
     if (in_window) kw.stale = true;
     for (auto& [e, old] : corrections_) {
       Values now = aggs_.result(*merged_window(kw, e));
       if (old) {
-        emit(r.value.key, e, aggs_.result(*old), ChangeKind::kUpdateBefore);
-        emit(r.value.key, e, std::move(now), ChangeKind::kUpdateAfter);
+        emit(key, e, aggs_.result(*old), ChangeKind::kUpdateBefore);
+        emit(key, e, std::move(now), ChangeKind::kUpdateAfter);
       } else {
-        emit(r.value.key, e, std::move(now), ChangeKind::kInsert);
+        emit(key, e, std::move(now), ChangeKind::kInsert);
       }
     }
   }

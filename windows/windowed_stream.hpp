@@ -18,6 +18,8 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,7 @@
 #include "windows/window.hpp"
 #include "windows/count_window_operator.hpp"
 #include "windows/global_window_operator.hpp"
+#include "windows/local_aggregation.hpp"
 #include "windows/session_window_operator.hpp"
 #include "windows/window_operator.hpp"
 
@@ -74,6 +77,18 @@ class WindowedStream {
     return w;
   }
 
+  /// With several workers, tumbling and sliding event-time windows first
+  /// aggregate on the worker that reads each record and move only partial
+  /// aggregates to the key's worker (windows/local_aggregation.hpp says when
+  /// it applies and what changes). On by default; off keeps one step: every
+  /// record moves to its key's worker (for an aggregate whose merge must see
+  /// slices whole and in time order).
+  WindowedStream local_aggregation(bool enabled) const {
+    WindowedStream w = *this;
+    w.local_aggregation_ = enabled;
+    return w;
+  }
+
   /// Computes `aggs` (count(), sum(...), ... or your own; see
   /// windows/aggregate.hpp) per key and window.
   template <class... A>
@@ -85,7 +100,16 @@ class WindowedStream {
                   "see windows/aggregate.hpp");
     using Out = WindowResult<K, typename Aggs::result_type>;
     using Node = typename detail::WindowNodeOf<K, T, Aggs, Spec>::type;
-    Stream<Out> out = routed_.template then<Out, Node>(Aggs(detail::bind_aggregate<T>(aggs)...), spec_, late_);
+    Aggs list(detail::bind_aggregate<T>(aggs)...);
+    std::optional<Stream<Out>> local_global;
+    if constexpr (std::is_same_v<Spec, TimeWindows> && !Aggs::holistic) {
+      if (const auto* keys = local_global_source()) {
+        const int in = keys->input_port();
+        const Stream<T> input(routed_.graph(), routed_.graph()->producer(in), in);
+        local_global = input.template then<Out, detail::LocalGlobalWindowNode<K, T, Aggs>>(keys, list, spec_);
+      }
+    }
+    Stream<Out> out = local_global ? *local_global : routed_.template then<Out, Node>(std::move(list), spec_, late_);
     // Without watermarks an event-time window fires only at end of input and
     // keeps all its state until then; the job checks this when it starts,
     // once the stream has its final name.
@@ -105,10 +129,23 @@ class WindowedStream {
   const Spec& spec() const { return spec_; }
 
  private:
+  /// The key_by whose input a local-global window reads, if this window
+  /// qualifies (windows/local_aggregation.hpp).
+  const detail::KeySource<K, T>* local_global_source() const {
+    if constexpr (std::is_same_v<Spec, TimeWindows>) {
+      if (!local_aggregation_ || spec_.time != WindowTime::kEventTime || spec_.emit.kind != EmitPolicy::Kind::kAtEnd ||
+          late_.allowed_lateness_us != 0 || late_.late_tag_id != 0)
+        return nullptr;
+      return dynamic_cast<const detail::KeySource<K, T>*>(&routed_.graph()->node(routed_.node_id()));
+    }
+    return nullptr;
+  }
+
   static constexpr DurationUs kMaxLatenessUs = DurationUs{1} << 60;
   Stream<Keyed<K, T>> routed_;
   Spec spec_;
   detail::LateSettings late_;
+  bool local_aggregation_ = true;
 };
 
 template <class K, class T>

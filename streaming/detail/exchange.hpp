@@ -321,20 +321,44 @@ class LocalExchange final : public Input<In>, public Lifecycle {
   typename LocalTypes<Out>::batch local_batch_;
 };
 
-/// A node that repartitions its input across workers with `Route`.
+/// Connects this worker's half of an exchange: a sender reading `from` and a
+/// receiver draining the channels of `matrix` (made in Node::prepare), whose
+/// output it returns. Metrics go to `metrics`.
 template <class In, class Out, class Route>
-class ExchangeNode final : public Node {
+Output<Out>& wire_exchange(BuildContext& ctx, ChannelMatrix<Out>& matrix, Route route, OperatorMetrics& metrics,
+                           Output<In>& from) {
+  const std::size_t self = ctx.worker_index();
+  std::vector<Channel<Out>*> outgoing, incoming;
+  for (std::size_t w = 0; w < ctx.settings.workers; ++w) {
+    outgoing.push_back(matrix.channels[self][w].get());
+    incoming.push_back(matrix.channels[w][self].get());
+  }
+  auto& receiver = ctx.make<ExchangeReceiver<Out>>(std::move(incoming), self, metrics);
+  auto& sender = ctx.make<ExchangeSender<In, Out, Route>>(std::move(outgoing), self, receiver, std::move(route),
+                                                          ctx.settings.batch_size, metrics);
+  from.connect(&sender);
+  ctx.worker.add_sender(sender);
+  ctx.worker.add_task(receiver);
+  return receiver.output();
+}
+
+/// A node that repartitions its input across workers with `Route`. A node
+/// nobody reads (a window computing its own partial aggregates in its place,
+/// windows/local_aggregation.hpp) creates nothing.
+template <class In, class Out, class Route>
+class ExchangeNode : public Node {
  public:
   ExchangeNode(int in, int out, std::string kind, Route route)
       : Node(std::move(kind), ""), in_(in), out_(out), route_(std::move(route)) {}
 
   void prepare(const RunSettings& settings, SharedState& shared, MetricsRegistry& metrics) const override {
-    if (settings.workers > 1)
+    if (settings.workers > 1 && consumed(shared))
       shared.by_node[static_cast<std::size_t>(id())] =
           std::make_shared<ChannelMatrix<Out>>(settings, shared.workers, metrics, name());
   }
 
   void instantiate(BuildContext& ctx) const override {
+    if (!consumed(ctx.shared)) return;
     OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
     Route route = route_;
     route.bind(ctx.settings);
@@ -345,22 +369,17 @@ class ExchangeNode final : public Node {
       return;
     }
     auto matrix = std::any_cast<std::shared_ptr<ChannelMatrix<Out>>>(ctx.shared.by_node[static_cast<std::size_t>(id())]);
-    const std::size_t self = ctx.worker_index();
-    std::vector<Channel<Out>*> outgoing, incoming;
-    for (std::size_t w = 0; w < ctx.settings.workers; ++w) {
-      outgoing.push_back(matrix->channels[self][w].get());
-      incoming.push_back(matrix->channels[w][self].get());
-    }
-    auto& receiver = ctx.make<ExchangeReceiver<Out>>(std::move(incoming), self, m);
-    auto& sender = ctx.make<ExchangeSender<In, Out, Route>>(std::move(outgoing), self, receiver, std::move(route),
-                                                            ctx.settings.batch_size, m);
-    ctx.port<In>(in_).connect(&sender);
-    ctx.worker.add_sender(sender);
-    ctx.set_port<Out>(out_, receiver.output());
-    ctx.worker.add_task(receiver);
+    ctx.set_port<Out>(out_, wire_exchange<In, Out>(ctx, *matrix, std::move(route), m, ctx.port<In>(in_)));
   }
 
+  const Route& route() const { return route_; }
+  int out_port() const { return out_; }
+
  private:
+  bool consumed(const SharedState& shared) const {
+    return shared.port_consumers.empty() || shared.port_consumers.at(static_cast<std::size_t>(out_)) > 0;
+  }
+
   int in_, out_;
   Route route_;
 };

@@ -37,6 +37,7 @@ struct RunSettings {
 struct SharedState {
   std::vector<Worker*> workers;      ///< all workers of the run, by index
   std::vector<std::any> by_node;     ///< what `Node::prepare` left for its instances
+  std::vector<int> port_consumers;   ///< by port: how many nodes read it
 };
 
 /// Per-worker instantiation context.
@@ -176,6 +177,13 @@ class Graph {
   void validate(const std::string& job_name) const;
 
   std::size_t port_count() const { return static_cast<std::size_t>(port_count_); }
+  /// By port: how many nodes read it.
+  std::vector<int> port_consumers() const {
+    std::vector<int> n(port_count(), 0);
+    for (const auto& node : nodes_)
+      for (int port : node->inputs()) ++n.at(static_cast<std::size_t>(port));
+    return n;
+  }
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   Node& node(int id) { return *nodes_.at(static_cast<std::size_t>(id)); }
   /// Names must be unique: they identify metrics and (later) state.
