@@ -165,7 +165,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const bhttp::request<bhttp::string_body>& req = parser_->get();
     Response res = server_.respond(req);
-    const bool keep = req.keep_alive();
+    // A request we could not make sense of ends the connection: what follows
+    // it is no more trustworthy.
+    const bool keep = req.keep_alive() && res.result() != bhttp::status::bad_request;
     res.keep_alive(keep);
     send(std::move(res), !keep);
   }
