@@ -24,6 +24,8 @@ using tcp = asio::ip::tcp;
 
 namespace detail {
 
+std::string_view dashboard_html();  // generated from http/dashboard/index.html
+
 namespace {
 
 // "HOST:PORT" or "[V6]:PORT" -> endpoint; throws ConfigError naming `listen`.
@@ -277,10 +279,12 @@ Response HttpServerImpl::respond(const bhttp::request<bhttp::string_body>& req) 
   if (target.empty() || target.front() != '/') return error_response(bhttp::status::bad_request, version, "bad request target");
   if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
 
-  enum class Route { kMetrics, kQueries, kQuery, kNone } route = Route::kNone;
+  enum class Route { kDashboard, kMetrics, kQueries, kQuery, kNone } route = Route::kNone;
   std::string query_name;
   constexpr std::string_view kQueryPrefix = "/api/queries/";
-  if (target == "/metrics") {
+  if (target == "/" || target == "/index.html") {
+    route = Route::kDashboard;
+  } else if (target == "/metrics") {
     route = Route::kMetrics;
   } else if (target == "/api/queries" || target == "/api/queries/") {
     route = Route::kQueries;
@@ -298,6 +302,8 @@ Response HttpServerImpl::respond(const bhttp::request<bhttp::string_body>& req) 
   }
   try {
     switch (route) {
+      case Route::kDashboard:
+        return make_response(bhttp::status::ok, version, std::string(dashboard_html()), "text/html; charset=utf-8");
       case Route::kMetrics:
         return make_response(bhttp::status::ok, version, prometheus_text(engine_), kPrometheusContentType);
       case Route::kQueries:

@@ -5,6 +5,11 @@
 //   std::printf("metrics at %s/metrics\n", http.url().c_str());
 //
 // Routes (GET only):
+//   /                    the dashboard: a self-contained page (no CDN) polling
+//                        /api/queries; one panel per query with throughput,
+//                        event-time lag and backpressure plotted over the last
+//                        five minutes, the operator graph with per-operator
+//                        rates, dead letters and late counts, failures in red
 //   /metrics             every query's metrics in the Prometheus text format 0.0.4
 //                        (see http/prometheus.hpp for the metric names)
 //   /api/queries         JSON: every query's status, metrics and operator graph

@@ -15,6 +15,7 @@ packages=(
   catch2                                  # tests (v2)
   libbenchmark-dev                        # bench/ helpers
   prometheus                              # promtool: tests check GET /metrics with `promtool check metrics`
+  chromium                                # headless browser: tests load the dashboard (GET /) and check its DOM
 )
 
 missing=()
