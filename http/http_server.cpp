@@ -7,6 +7,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -114,6 +115,7 @@ class HttpServerImpl {
   std::atomic<std::size_t> active_{0};
   asio::io_context ioc_{1};
   tcp::acceptor acceptor_{ioc_};
+  asio::steady_timer retry_{ioc_};  // re-arms accept after an accept error
   std::uint16_t port_ = 0;
   std::string url_;
   std::thread thread_;
@@ -249,8 +251,16 @@ void HttpServerImpl::run() {
 void HttpServerImpl::accept() {
   acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) on_accept(std::move(socket));
-    accept();
+    if (!ec) {
+      on_accept(std::move(socket));
+      accept();
+      return;
+    }
+    // Out of file descriptors or the like: retry shortly instead of spinning.
+    retry_.expires_after(std::chrono::milliseconds(100));
+    retry_.async_wait([this](beast::error_code e) {
+      if (!e) accept();
+    });
   });
 }
 
