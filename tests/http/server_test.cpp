@@ -228,3 +228,17 @@ TEST_CASE("http: queries start and stop 100 times while a client scrapes", "[htt
   scraper.join();
   CHECK(failures.load() == 0);
 }
+
+TEST_CASE("http: an engine with its server, a query and a scrape, created and destroyed 100 times", "[http]") {
+  for (int i = 0; i < 100; ++i) {
+    Engine engine(EngineOptions{.workers = 2});
+    HttpServer http(engine, loopback());
+    Running q(engine, "q");
+    asio::io_context ioc;
+    asio::ip::tcp::socket idle(ioc);  // left open: the server closes it on destruction
+    idle.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), http.port()));
+    const HttpReply r = http_get(http.port(), i % 2 ? "/metrics" : "/api/queries/q");
+    REQUIRE(r.status == 200);
+    if (i % 3 == 0) q.query->stop();
+  }  // server first, then the engine (cancelling the query)
+}
