@@ -22,9 +22,38 @@ struct QuerySample {
   std::vector<OperatorWorkerStats> instances;
 };
 
-// Label values: backslash, double quote and line feed escaped (0.0.4).
+// Length of the valid UTF-8 sequence at v[i] (a byte >= 0x80), or 0.
+std::size_t utf8_length(const std::string& v, std::size_t i) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(v[k]); };
+  const unsigned char c = b(i);
+  std::size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c >= 0xe0 && c <= 0xef) n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+  else if (c >= 0xf0 && c <= 0xf4) n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+  else return 0;
+  if (i + n > v.size() || b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k)
+    if (b(i + k) < 0x80 || b(i + k) > 0xbf) return 0;
+  return n;
+}
+
+// Label values: backslash, double quote and line feed escaped (0.0.4); a
+// byte that is not valid UTF-8 (names are the user's) becomes U+FFFD, as
+// Prometheus requires UTF-8.
 void append_label_value(std::string& out, const std::string& v) {
-  for (char c : v) {
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      const std::size_t n = utf8_length(v, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";
+      } else {
+        out.append(v, i, n);
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '\\': out += "\\\\"; break;
       case '"': out += "\\\""; break;

@@ -26,6 +26,9 @@
 //   sluice_buffer_blocked_seconds_total{query,buffer} counter time producers waited on a full buffer
 //   sluice_buffer_occupancy_ratio{query,buffer} gauge   mean fill level at accept time, in [0, 1]
 //   sluice_buffer_capacity{query,buffer}      gauge   batches (exchanges) or records (source buffers)
+//
+// Label values are escaped as 0.0.4 requires; bytes of a (user-given) name
+// that are not valid UTF-8 are shown as U+FFFD.
 #pragma once
 
 #include <string>

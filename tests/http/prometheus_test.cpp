@@ -247,6 +247,21 @@ TEST_CASE("GET /metrics: two workers, buffers, running and odd-named queries pas
   CHECK(samples.at(R"(sluice_query_state{query="we\"ird\\name\nline 2",state="running"})") == "1");
   CHECK(samples.at(R"(sluice_query_records_out_total{query="we\"ird\\name\nline 2"})") == "1");
 
+  // Not UTF-8 (a lone continuation byte, a truncated sequence): U+FFFD each;
+  // valid multi-byte text is kept.
+  ScriptedSource<std::int64_t> source2("numbers");
+  ProbeSink<std::int64_t> probe2;
+  Job bytes("bytes");
+  bytes.source(source2).sink(probe2);
+  auto bad = engine.start("caf\xc3\xa9 \x80 \xe2\x82", bytes, workers(1));
+  const std::string scraped = http_get(http.port(), "/metrics").body;
+  CHECK(scraped.find("sluice_query_workers{query=\"caf\xc3\xa9 \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\"} 1\n") !=
+        std::string::npos);
+  const PromtoolResult bad_lint = promtool_check(scraped);
+  INFO(bad_lint.output);
+  CHECK(bad_lint.exit_code == 0);
+  bad->stop();
+
   const PromtoolResult lint = promtool_check(reply.body);
   INFO(reply.body);
   INFO(lint.output);
