@@ -1,7 +1,7 @@
 // Workloads A and B of shared/bench-workloads.md, through Sluice and through
 // a hand-written loop in the same process, with the checksums of both.
 //
-//   bench_workloads [--n N] [--runs R] [--only A|B|Bp] [--workers 1,2]
+//   bench_workloads [--n N] [--runs R] [--only A|B|Bp|Bscrape] [--workers 1,2] [--scrape-hz 10]
 //
 // A: generator -> filter -> map -> sink (count, sum(price), sum(bidder)).
 // B: generator -> ascending watermarks -> key_by(auction) -> tumbling 1 s
@@ -21,8 +21,14 @@
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <condition_variable>
 #include <thread>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "bench_common.hpp"
 #include "sluice/sluice.hpp"
@@ -160,9 +166,64 @@ std::int64_t bench_emit_interval_us() {
   return e ? std::stoll(e) : 0;
 }
 
+// GET `target` from 127.0.0.1:`port` (Connection: close); the bytes received.
+std::size_t http_get_bytes(std::uint16_t port, const char* target) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::size_t got = 0;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req = std::string("GET ") + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size())) {
+      char buf[65536];
+      for (ssize_t r; (r = ::recv(fd, buf, sizeof buf, 0)) > 0;) got += static_cast<std::size_t>(r);
+    }
+  }
+  ::close(fd);
+  return got;
+}
+
+// Runs `job` on an engine serving HTTP; with scrape_hz > 0 a client scrapes
+// /metrics and /api/queries that many times a second meanwhile.
+void run_with_endpoint(const Job& job, std::size_t workers, double scrape_hz) {
+  Engine engine;
+  HttpServer http(engine, {.listen = "127.0.0.1:0"});
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread scraper;
+  if (scrape_hz > 0)
+    scraper = std::thread([&] {
+      const auto period = std::chrono::duration<double>(1.0 / scrape_hz);
+      auto next = std::chrono::steady_clock::now();
+      std::unique_lock lock(mu);
+      while (!done) {
+        lock.unlock();
+        if (http_get_bytes(http.port(), "/metrics") == 0 || http_get_bytes(http.port(), "/api/queries") == 0)
+          std::fprintf(stderr, "scrape failed\n");
+        lock.lock();
+        next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(period);
+        cv.wait_until(lock, next, [&] { return done; });
+      }
+    });
+  auto q = engine.start(job.name(), job, bench_options(workers));
+  q->wait();
+  {
+    std::lock_guard lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  if (scraper.joinable()) scraper.join();
+  if (q->status().state != QueryState::kFinished) std::fprintf(stderr, "query ended %s\n", to_string(q->status().state));
+}
+
 // B as a user writes it: a tumbling window with count and sum, over events
-// [lo, hi).
-SumsB sluice_b(std::uint64_t lo, std::uint64_t hi, std::size_t workers) {
+// [lo, hi). scrape_hz >= 0: on an engine with the HTTP endpoint, scraped that
+// often (0: never).
+SumsB sluice_b(std::uint64_t lo, std::uint64_t hi, std::size_t workers, double scrape_hz = -1) {
   using Result = WindowResult<std::uint64_t, std::tuple<std::uint64_t, std::uint64_t>>;
   SumsB total;
   std::mutex mu;
@@ -179,8 +240,43 @@ SumsB sluice_b(std::uint64_t lo, std::uint64_t hi, std::size_t workers) {
       .window(tumbling(std::chrono::microseconds(kWindowUs)))
       .aggregate(count(), sum("price", &Bid::price))
       .sink(FoldSink<Result, SumsB, decltype(fold)>(&total, &mu, fold));
-  job.run(bench_options(workers));
+  if (scrape_hz >= 0) {
+    run_with_endpoint(job, workers, scrape_hz);
+  } else {
+    job.run(bench_options(workers));
+  }
   return total;
+}
+
+// B with the endpoint idle and scraped, back to back in each round; prints
+// the medians and the median of the rounds' ratios. False on a mismatch.
+bool run_scrape_comparison(std::uint64_t n, int runs, const std::vector<std::size_t>& worker_counts, double hz) {
+  const SumsB want = loop_b(0, n);
+  std::printf("workload B with the HTTP endpoint scraped %.0f times/s (/metrics and /api/queries) vs not scraped\n", hz);
+  bool ok = true;
+  for (std::size_t w : worker_counts) {
+    std::vector<Figures> idle, scraped;
+    std::vector<double> ratios;
+    for (int r = 0; r < runs; ++r) {
+      SumsB a, b;
+      const Figures fa = time_once(n, [&] { a = sluice_b(0, n, w, 0); });
+      const Figures fb = time_once(n, [&] { b = sluice_b(0, n, w, hz); });
+      if (!(a == want) || !(b == want)) {
+        std::printf("  CHECKSUM MISMATCH (workers %zu)\n", w);
+        ok = false;
+      }
+      idle.push_back(fa);
+      scraped.push_back(fb);
+      ratios.push_back(fb.events_per_s / fa.events_per_s);
+    }
+    const Figures fi = median(idle), fs = median(scraped);
+    const double ratio = median(ratios);
+    std::printf("  %zu worker%s: not scraped %.1f M ev/s, scraped %.1f M ev/s (%.1f M ev/CPU-s): %.3fx (median of rounds; target >= 0.98x)\n",
+                w, w > 1 ? "s" : " ", fi.events_per_s / 1e6, fs.events_per_s / 1e6, fs.events_per_cpu_s / 1e6, ratio);
+    const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
+    std::printf("    spread over %d rounds: %.3f-%.3fx\n", runs, *lo, *hi);
+  }
+  return ok;
 }
 
 // B without a window operator, as a keyed process function (issue 2's
@@ -334,15 +430,17 @@ int main(int argc, char** argv) {
   int runs = 5;
   std::vector<std::size_t> worker_counts{1, 2};
   std::string only;
+  double scrape_hz = 10;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--n") && i + 1 < argc) n = std::stoull(argv[++i]);
     else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs = std::stoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+    else if (!std::strcmp(argv[i], "--scrape-hz") && i + 1 < argc) scrape_hz = std::stod(argv[++i]);
     else if (!std::strcmp(argv[i], "--workers") && i + 1 < argc) {
       worker_counts = parse_list(argv[++i]);
     }
     else {
-      std::fprintf(stderr, "usage: %s [--n EVENTS] [--runs R] [--only A|B|Bp] [--workers 1,2]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--n EVENTS] [--runs R] [--only A|B|Bp|Bscrape] [--workers 1,2] [--scrape-hz HZ]\n", argv[0]);
       return 2;
     }
   }
@@ -350,7 +448,10 @@ int main(int argc, char** argv) {
   std::printf("Sluice workloads (n = %llu events, median of %d runs)\n", static_cast<unsigned long long>(n), runs);
 
   if (only.empty() || only == "A") ok &= run_workload<SumsA>("A", n, runs, worker_counts, loop_a, sluice_a);
-  if (only.empty() || only == "B") ok &= run_workload<SumsB>("B", n, runs, worker_counts, loop_b, sluice_b);
+  if (only.empty() || only == "B")
+    ok &= run_workload<SumsB>("B", n, runs, worker_counts, loop_b,
+                              [](std::uint64_t lo, std::uint64_t hi, std::size_t w) { return sluice_b(lo, hi, w); });
+  if (only == "Bscrape") ok &= run_scrape_comparison(n, runs, worker_counts, scrape_hz);
   if (only == "Bp") ok &= run_workload<SumsB>("B (keyed process function)", n, runs, worker_counts, loop_b, sluice_b_process);
   return ok ? 0 : 1;
 }

@@ -10,13 +10,18 @@
 // event-time timers (a keyed process function); alerts go to a callback that
 // prints them. Progress is printed while it runs; a summary at the end.
 //
-//   card_fraud_alerts [--transactions N] [--workers W] [--rate TX_PER_S]
+//   card_fraud_alerts [--transactions N] [--workers W] [--rate TX_PER_S] [--http PORT]
+//
+// With --http PORT the engine serves its dashboard, Prometheus metrics and
+// JSON status on 127.0.0.1:PORT while the query runs (0: any free port); the
+// URL is printed at start.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -138,12 +143,16 @@ int main(int argc, char** argv) {
   std::uint64_t transactions = 4'000'000;
   std::size_t workers = 0;
   double rate = 1'000'000;  // transactions per second of wall time; 0 = as fast as possible
+  int http_port = -1;       // -1: no HTTP endpoint
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--transactions") && i + 1 < argc) transactions = std::stoull(argv[++i]);
     else if (!std::strcmp(argv[i], "--workers") && i + 1 < argc) workers = std::stoul(argv[++i]);
     else if (!std::strcmp(argv[i], "--rate") && i + 1 < argc) rate = std::stod(argv[++i]);
+    else if (!std::strcmp(argv[i], "--http") && i + 1 < argc) http_port = std::stoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--transactions N] [--workers W] [--rate TX_PER_S (0: as fast as possible)]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--transactions N] [--workers W] [--rate TX_PER_S (0: as fast as possible)] "
+                   "[--http PORT (dashboard and metrics on 127.0.0.1:PORT; 0: any free port)]\n",
                    argv[0]);
       return 2;
     }
@@ -180,6 +189,11 @@ int main(int argc, char** argv) {
             "alerts");
 
   Engine engine(EngineOptions{.workers = workers});
+  std::unique_ptr<HttpServer> http;
+  if (http_port >= 0) {
+    http = std::make_unique<HttpServer>(engine, HttpServerOptions{.listen = "127.0.0.1:" + std::to_string(http_port)});
+    std::printf("dashboard at %s/  (metrics at %s/metrics)\n", http->url().c_str(), http->url().c_str());
+  }
   std::printf("Sluice card-fraud demo: %llu transactions from %u cards, rules 'test-charge' and 'velocity'\n",
               static_cast<unsigned long long>(transactions), kCards);
   std::printf("starting query 'card-fraud' at %.0f transactions/s (--rate 0 for full speed)\n", rate);

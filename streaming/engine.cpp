@@ -46,7 +46,11 @@ void QueryOptions::validate() const {
 }
 
 Query::Query(std::string name, const Job& job, const detail::RunSettings& settings)
-    : name_(std::move(name)), graph_(job.graph()), settings_(settings) {
+    : name_(std::move(name)), graph_(job.graph()), settings_(settings), started_at_us_(settings_.clock->now_us()) {
+  for (const auto& node : graph_->nodes()) {
+    topology_.nodes.push_back(GraphNode{node->id(), node->name(), node->kind()});
+    for (int port : node->inputs()) topology_.edges.push_back(GraphEdge{graph_->producer(port), node->id()});
+  }
   for (std::size_t w = 0; w < settings_.workers; ++w)
     workers_.push_back(std::make_unique<detail::Worker>(w, *settings_.clock, settings_.tick_interval_us));
   for (auto& w : workers_) shared_.workers.push_back(w.get());
@@ -54,6 +58,7 @@ Query::Query(std::string name, const Job& job, const detail::RunSettings& settin
   shared_.port_consumers = graph_->port_consumers();
   for (const auto& node : graph_->nodes()) node->prepare(settings_, shared_, metrics_);
   for (auto& worker : workers_) {
+    metrics_.begin_worker(worker->index());
     detail::BuildContext ctx(settings_, *worker, metrics_, shared_, graph_->port_count());
     for (const auto& node : graph_->nodes()) node->instantiate(ctx);
   }
@@ -75,8 +80,12 @@ void Query::worker_main(std::size_t index) {
     // The first failure wins: its text for status(), the exception for Job::run.
     std::exception_ptr failure = std::current_exception();
     std::string what = "unknown exception";
+    std::string op;
     try {
       std::rethrow_exception(failure);
+    } catch (const OperatorError& e) {
+      what = e.what();
+      op = e.operator_name();
     } catch (const std::exception& e) {
       what = e.what();
     } catch (...) {
@@ -84,6 +93,7 @@ void Query::worker_main(std::size_t index) {
     std::lock_guard lock(mu_);
     if (error_.empty()) {
       error_ = "worker " + std::to_string(index) + ": " + what;
+      failed_operator_ = std::move(op);
       failure_ = std::move(failure);
     }
     stop_.store(true);
@@ -105,7 +115,7 @@ void Query::worker_main(std::size_t index) {
 
 QueryStatus Query::status() const {
   std::lock_guard lock(mu_);
-  return QueryStatus{state_, error_};
+  return QueryStatus{state_, error_, failed_operator_};
 }
 
 QueryMetrics Query::metrics() const { return metrics_.snapshot(settings_.clock->now_us()); }

@@ -71,6 +71,30 @@ enum class StopMode {
 struct QueryStatus {
   QueryState state = QueryState::kRunning;
   std::string error;  ///< why it failed (kFailed only): the operator and the message
+  /// The operator that failed the query (kFailed, when an operator's code
+  /// failed it: an OperatorError); empty otherwise.
+  std::string failed_operator;
+};
+
+/// One operator of a query's dataflow graph, for display and monitoring.
+struct GraphNode {
+  int id = 0;        ///< position in graph (creation) order, from 0
+  std::string name;  ///< the operator's unique name in its job (its metrics' name)
+  std::string kind;  ///< "source", "map", "key_by", "window", "sink", ...
+};
+
+/// Records (or side outputs) flow from node `from` to node `to` (node ids).
+struct GraphEdge {
+  int from = 0;
+  int to = 0;
+  bool operator==(const GraphEdge&) const = default;
+};
+
+/// The shape of a query's dataflow graph: nodes in graph order, one edge per
+/// input of each node. Fixed for the life of the query.
+struct QueryGraph {
+  std::vector<GraphNode> nodes;
+  std::vector<GraphEdge> edges;
 };
 
 class Query {
@@ -82,7 +106,14 @@ class Query {
   const std::string& name() const { return name_; }
   QueryStatus status() const;
   QueryMetrics metrics() const;
+  /// Every operator instance's own figures (not summed over workers); see
+  /// MetricsRegistry::snapshot_by_worker. Any time, from any thread.
+  std::vector<OperatorWorkerStats> metrics_by_worker() const { return metrics_.snapshot_by_worker(); }
   std::size_t workers() const { return settings_.workers; }
+  /// The query's operators and how they connect; kept after the query ends.
+  const QueryGraph& topology() const { return topology_; }
+  /// When the query was started, in µs of the engine's (or the query's) clock.
+  Timestamp started_at_us() const { return started_at_us_; }
 
   /// How long stop(kDrain) waits for the drain by default.
   static constexpr std::chrono::milliseconds kDefaultDrainTimeout{30'000};
@@ -121,6 +152,8 @@ class Query {
   std::string name_;
   std::shared_ptr<const detail::Graph> graph_;
   detail::RunSettings settings_;
+  QueryGraph topology_;
+  Timestamp started_at_us_ = 0;
   MetricsRegistry metrics_;
   detail::SharedState shared_;
   std::vector<std::unique_ptr<detail::Worker>> workers_;  // emptied by release()
@@ -134,6 +167,7 @@ class Query {
   std::condition_variable cv_;
   QueryState state_ = QueryState::kRunning;
   std::string error_;
+  std::string failed_operator_;
   std::exception_ptr failure_;
   std::mutex join_mu_;
 };

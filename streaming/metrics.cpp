@@ -16,9 +16,15 @@ const BufferStats* QueryMetrics::buffer(const std::string& name) const {
   return nullptr;
 }
 
+void MetricsRegistry::begin_worker(std::size_t w) {
+  std::lock_guard lock(mu_);
+  worker_ = w;
+}
+
 OperatorMetrics& MetricsRegistry::add_operator(std::string name, std::string kind) {
   std::lock_guard lock(mu_);
   OperatorMetrics& m = operators_.emplace_back();
+  m.worker = worker_;
   m.name = std::move(name);
   m.kind = std::move(kind);
   return m;
@@ -96,6 +102,37 @@ QueryMetrics MetricsRegistry::snapshot(Timestamp now_us) const {
       s.average_occupancy = static_cast<double>(sum) / static_cast<double>(samples) / static_cast<double>(s.capacity);
   }
   return q;
+}
+
+std::vector<OperatorWorkerStats> MetricsRegistry::snapshot_by_worker() const {
+  std::lock_guard lock(mu_);
+  // Graph order is the order of first registration (worker 0 registers every
+  // operator of the graph, in order, before worker 1 registers any).
+  std::vector<const std::string*> names;
+  for (const OperatorMetrics& m : operators_)
+    if (std::find_if(names.begin(), names.end(), [&](const std::string* n) { return *n == m.name; }) == names.end())
+      names.push_back(&m.name);
+  std::vector<OperatorWorkerStats> out;
+  out.reserve(operators_.size());
+  for (const std::string* name : names) {
+    const std::size_t first = out.size();
+    for (const OperatorMetrics& m : operators_) {
+      if (m.name != *name) continue;
+      OperatorWorkerStats& w = out.emplace_back();
+      w.worker = m.worker;
+      w.stats.name = m.name;
+      w.stats.kind = m.kind;
+      w.stats.records_in = m.records_in.get();
+      w.stats.records_out = m.records_out.get();
+      w.stats.late_records = m.late_records.get();
+      w.stats.dropped_records = m.dropped_records.get();
+      w.stats.dead_letters = m.dead_letters.get();
+      w.stats.watermark_us = m.watermark_us.get();
+    }
+    std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                     [](const OperatorWorkerStats& a, const OperatorWorkerStats& b) { return a.worker < b.worker; });
+  }
+  return out;
 }
 
 }  // namespace sluice

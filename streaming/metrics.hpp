@@ -43,6 +43,7 @@ class Gauge {
 struct OperatorMetrics {
   std::string name;  ///< operator name as given to the graph builder
   std::string kind;  ///< "source", "map", "key_by", "process", "sink", ...
+  std::size_t worker = 0;  ///< the worker running this instance (see MetricsRegistry::begin_worker)
   Counter records_in;
   Counter records_out;
   Counter late_records;     ///< records behind the watermark (sent to a late output or dropped)
@@ -74,6 +75,12 @@ struct OperatorStats {
   std::uint64_t dropped_records = 0;
   std::uint64_t dead_letters = 0;
   Timestamp watermark_us = kMinTimestamp;  ///< minimum over workers
+};
+
+/// The figures of one operator instance: what one worker counted.
+struct OperatorWorkerStats {
+  std::size_t worker = 0;
+  OperatorStats stats;  ///< `watermark_us` is this instance's own
 };
 
 /// Summed figures of one buffer over all its instances.
@@ -109,12 +116,20 @@ struct QueryMetrics {
 /// query is set up (one thread); snapshots may be taken from any thread.
 class MetricsRegistry {
  public:
+  /// Operators registered from now on run on worker `w` (the query sets it
+  /// before instantiating each worker's operators). Default: 0.
+  void begin_worker(std::size_t w);
   OperatorMetrics& add_operator(std::string name, std::string kind);
   BufferMetrics& add_buffer(std::string name);
   QueryMetrics snapshot(Timestamp now_us) const;
+  /// Every operator instance on its own: operators in graph order, each one's
+  /// workers in increasing order. For per-worker exposition (e.g. the HTTP
+  /// endpoint's `worker` label); `snapshot` is the summed view.
+  std::vector<OperatorWorkerStats> snapshot_by_worker() const;
 
  private:
   mutable std::mutex mu_;
+  std::size_t worker_ = 0;
   std::deque<OperatorMetrics> operators_;  // deque: stable addresses
   std::deque<BufferMetrics> buffers_;
 };

@@ -14,6 +14,8 @@ packages=(
   nlohmann-json3-dev                      # JSON serde
   catch2                                  # tests (v2)
   libbenchmark-dev                        # bench/ helpers
+  prometheus                              # promtool: tests check GET /metrics with `promtool check metrics`
+  chromium                                # headless browser: tests load the dashboard (GET /) and check its DOM
 )
 
 missing=()

@@ -46,3 +46,7 @@
 #include "streaming/schema.hpp"
 #include "streaming/value.hpp"
 #include "connectors/push_source.hpp"
+
+#include "http/http_server.hpp"
+#include "http/prometheus.hpp"
+#include "http/query_json.hpp"
