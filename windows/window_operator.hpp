@@ -79,21 +79,6 @@ struct Partial {
   std::uint64_t records = 0;  ///< how many records it folds (counted if it arrives late)
 };
 
-/// A batch of Keyed partials, as the slicing window's record loop reads it.
-template <class K, class Acc>
-struct PartialView {
-  Record<Keyed<K, Partial<Acc>>>* records;
-  std::size_t n;
-
-  std::size_t size() const { return n; }
-  Timestamp ts(std::size_t i) const { return records[i].ts_us; }
-  const K& key(std::size_t i) const { return records[i].value.key; }
-  std::uint64_t hash(std::size_t i) const { return records[i].value.key_hash; }
-  std::uint32_t key_group(std::size_t i) const { return records[i].value.key_group; }
-  const Partial<Acc>& value(std::size_t i) const { return records[i].value.value; }
-  Record<Keyed<K, Partial<Acc>>>& record(std::size_t i) const { return records[i]; }
-};
-
 template <class K, class T, class Aggs>
 class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   using Acc = typename Aggs::acc_type;
@@ -146,7 +131,9 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   void push_local(LocalKeyedBatch<K, T>& batch) override { add(LocalKeyedView<K, T>(batch)); }
   /// Partial aggregates from the workers' local stages (local-global
   /// aggregation): each is merged into its key's slice like a record.
-  void push_partials(Batch<Keyed<K, Partial<Acc>>>& batch) { add(PartialView<K, Acc>{batch.data(), batch.size()}); }
+  void push_partials(Batch<Keyed<K, Partial<Acc>>>& batch) {
+    add(KeyedView<K, Partial<Acc>>{batch.data(), batch.size()});
+  }
 
   void control(const Control& c) override {
     if (c.kind == Control::Kind::kWatermark) {
@@ -216,7 +203,7 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
         if (open_slice_ == nullptr) {
           // Late: the empty range sends the next record here again.
           if constexpr (kPartials<View>) {
-            on_late_partial(records.record(i), slice_end_);
+            on_late_partial(records.records[i], slice_end_);
           } else {
             Record<Keyed<K, T>> late = records.take(i);
             on_late(late, slice_end_);
@@ -239,7 +226,7 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   }
 
   template <class View>
-  static constexpr bool kPartials = std::is_same_v<View, PartialView<K, Acc>>;
+  static constexpr bool kPartials = std::is_same_v<View, KeyedView<K, Partial<Acc>>>;
 
   Table& table(std::uint32_t key_group) { return tables_[key_group - first_kg_]; }
   KeyWindows& key_windows(std::uint32_t key_group, const K& key, std::uint64_t hash) {
