@@ -113,7 +113,8 @@ Run run_case(const Case& c, std::size_t workers, bool local) {
     for (const Record<Ev>& r : b) max_ts = std::max(max_ts, r.ts_us);
     const Timestamp want = max_ts - c.bound_us - 1;
     REQUIRE(eventually([&] {
-      const OperatorStats* w = query->metrics().op("w");
+      const QueryMetrics m = query->metrics();  // op() points into it
+      const OperatorStats* w = m.op("w");
       return w != nullptr && w->watermark_us >= want;
     }));
   }
@@ -169,7 +170,8 @@ TEST_CASE("local-global windows: what the metrics show") {
   for (int i = 0; i < 12; ++i) b.push_back(Record<Ev>{Ev{"k" + std::to_string(i % 3), i}, i < 6 ? i : 6 + i});
   source.push(b);
   REQUIRE(eventually([&] {
-    const OperatorStats* w = query->metrics().op("w");
+    const QueryMetrics now = query->metrics();  // op() points into it
+    const OperatorStats* w = now.op("w");
     return w != nullptr && w->watermark_us >= 16;
   }));
   source.push_values({{Ev{"k0", 100}, 3}});
