@@ -75,10 +75,7 @@ template <class K, class T, class Route>
 class RouteKeyer final : public BatchKeyer<K, T> {
  public:
   explicit RouteKeyer(Route route) : route_(std::move(route)) {}
-  void key(const Batch<T>& records, RecordKey<K>* out) const override {
-    const std::size_t n = records.size();
-    for (std::size_t i = 0; i < n; ++i) route_.key_of(records[i].value, out[i].key, out[i].hash, out[i].key_group);
-  }
+  void key(const Batch<T>& records, RecordKey<K>* out) const override { key_records(route_, records, out); }
 
  private:
   Route route_;

@@ -117,13 +117,6 @@ class LocalWindowAggregator final : public Input<T>, public Lifecycle {
   const std::string& operator_name() const override { return metrics_.name; }
   void reachable_gates(std::vector<FlowGate*>& out) override { out_.reachable_gates(out); }
 
-  /// Partials held (for tests).
-  std::size_t held() const {
-    std::size_t n = 0;
-    for (const auto& [end, t] : open_) n += t.size();
-    return n;
-  }
-
  private:
   Table& slice_table(Timestamp end) {
     auto [it, inserted] = open_.try_emplace(end);

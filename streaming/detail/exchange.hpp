@@ -290,8 +290,7 @@ class LocalExchange final : public Input<In>, public Lifecycle {
     const std::size_t n = batch.size();
     local_batch_.records = &batch;
     local_batch_.keys.resize(n);
-    RecordKey<typename Out::key_type>* keys = local_batch_.keys.data();
-    for (std::size_t i = 0; i < n; ++i) route_.key_of(batch[i].value, keys[i].key, keys[i].hash, keys[i].key_group);
+    key_records(route_, batch, local_batch_.keys.data());
     try {
       local_->push_local(local_batch_);
     } catch (...) {

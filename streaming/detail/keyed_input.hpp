@@ -41,6 +41,14 @@ struct RecordKey {
   std::uint32_t key_group;
 };
 
+/// out[i] := the key, hash and key group of records[i], by `route.key_of`
+/// (key_by's routing, operators/key_by.hpp).
+template <class Route, class T, class K>
+void key_records(const Route& route, const Batch<T>& records, RecordKey<K>* out) {
+  const std::size_t n = records.size();
+  for (std::size_t i = 0; i < n; ++i) route.key_of(records[i].value, out[i].key, out[i].hash, out[i].key_group);
+}
+
 /// Records routed on this worker: record i is (*records)[i] and its key
 /// keys[i]. The operator may move values out of `records`.
 template <class K, class T>
