@@ -103,14 +103,18 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   using Table = FlatHashMap<K, KeyWindows>;
   using AccTable = FlatHashMap<K, Acc>;
 
-  /// A slice the watermark has not passed: per local key group, key -> accumulator.
+  /// A slice the watermark has not passed: key -> accumulator. One table for
+  /// all key groups: a record's lookup needs neither its key group nor the
+  /// group's table (key groups are recomputed from the hash when a slice
+  /// closes into per-key-group state).
   struct OpenSlice {
-    std::vector<AccTable> groups;
+    AccTable table;
   };
 
  public:
   SlicingWindowOperator(Aggs aggs, const WindowSettings& s, OperatorMetrics& metrics, const Clock& clock,
-                        std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size)
+                        std::uint32_t first_kg, std::uint32_t kg_count, std::size_t max_parallelism,
+                        std::size_t batch_size)
       : aggs_(std::move(aggs)),
         grid_(s.windows),
         tumbling_(s.windows.is_tumbling()),
@@ -122,6 +126,7 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
         metrics_(metrics),
         clock_(clock),
         first_kg_(first_kg),
+        max_parallelism_(max_parallelism),
         tables_(kg_count) {}
 
   Output<Out>& output() { return out_; }
@@ -165,8 +170,7 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   std::size_t key_count() const {
     FlatHashMap<K, char> keys;
     for (const Table& t : tables_) t.for_each([&](const K& k, const KeyWindows&) { keys.try_emplace(k, 0); });
-    for (const auto& [end, slice] : open_)
-      for (const AccTable& g : slice.groups) g.for_each([&](const K& k, const Acc&) { keys.try_emplace(k, 0); });
+    for (const auto& [end, slice] : open_) slice.table.for_each([&](const K& k, const Acc&) { keys.try_emplace(k, 0); });
     return keys.size();
   }
 
@@ -191,12 +195,13 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
     // closed does not reopen.
     const Timestamp now = kProcessingTime ? std::max(clock_.now_us(), closed_until_) : 0;
     const std::size_t n = records.size();
-    const std::uint32_t first_kg = first_kg_;
-    // The cached open slice [start, end) and its tables by local key group;
-    // an empty range when there is none.
+    // The cached open slice [start, end) and its table; an empty range when there is none.
     Timestamp start = open_slice_ ? slice_start_ : 0, end = open_slice_ ? slice_end_ : 0;
-    AccTable* groups = open_slice_ ? open_slice_->groups.data() : nullptr;
+    AccTable* table = open_slice_ ? &open_slice_->table : nullptr;
     for (std::size_t i = 0; i < n; ++i) {
+      // Starts fetching the slot of the record kAhead further on (assuming
+      // its slice is this one): a lookup otherwise waits on the cache.
+      if (i + kAhead < n && table != nullptr) table->prefetch(records.hash(i + kAhead));
       const Timestamp ts = kProcessingTime ? now : records.ts(i);
       if (ts < start || ts >= end) [[unlikely]] {
         locate_slice(ts);
@@ -213,10 +218,9 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
         }
         start = slice_start_;
         end = slice_end_;
-        groups = open_slice_->groups.data();
+        table = &open_slice_->table;
       }
-      auto [acc, inserted] =
-          groups[records.key_group(i) - first_kg].try_emplace_hashed(records.key(i), records.hash(i));
+      auto [acc, inserted] = table->try_emplace_hashed(records.key(i), records.hash(i));
       if (inserted) *acc = aggs_.create();
       if constexpr (kPartials<View>)
         aggs_.merge(*acc, records.value(i).acc);
@@ -224,6 +228,8 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
         add_value(aggs_, *acc, std::as_const(records.value(i)), records.ts(i));
     }
   }
+
+  static constexpr std::size_t kAhead = 8;  // records between a slot's prefetch and its lookup
 
   template <class View>
   static constexpr bool kPartials = std::is_same_v<View, KeyedView<K, Partial<Acc>>>;
@@ -253,13 +259,9 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
       return;
     }
     auto [it, inserted] = open_.try_emplace(slice_end_);
-    if (inserted) {
-      if (!spare_.empty()) {
-        it->second.groups = std::move(spare_.back());
-        spare_.pop_back();
-      } else {
-        it->second.groups.resize(tables_.size());
-      }
+    if (inserted && !spare_.empty()) {
+      it->second.table = std::move(spare_.back());
+      spare_.pop_back();
     }
     open_slice_ = &it->second;
   }
@@ -268,21 +270,20 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   void close_slices(Timestamp time) {
     while (!open_.empty() && open_.begin()->first - 1 <= time) {
       const Timestamp end = open_.begin()->first;
-      std::vector<AccTable>& groups = open_.begin()->second.groups;
-      for (std::size_t g = 0; g < groups.size(); ++g) {
-        if (groups[g].empty()) continue;
-        if (direct_) {
-          groups[g].for_each([&](const K& key, Acc& acc) { emit(key, end, aggs_.result(acc), ChangeKind::kInsert); });
+      AccTable& table = open_.begin()->second.table;
+      if (direct_) {
+        table.for_each([&](const K& key, Acc& acc) {
+          emit(key, end, aggs_.result(acc), ChangeKind::kInsert);
           if (out_buf_.size() >= batch_size_) flush();
-        } else {
-          const std::uint32_t kg = first_kg_ + static_cast<std::uint32_t>(g);
-          groups[g].for_each([&](const K& key, Acc& acc) {
-            slice_for(key_windows(kg, key, hash_key(key)), end).first.acc = std::move(acc);
-          });
-        }
-        groups[g].clear_keep_capacity();
+        });
+      } else {
+        table.for_each([&](const K& key, Acc& acc) {
+          const std::uint64_t hash = hash_key(key);
+          slice_for(key_windows(key_group_of(hash, max_parallelism_), key, hash), end).first.acc = std::move(acc);
+        });
       }
-      spare_.push_back(std::move(groups));
+      table.clear_keep_capacity();
+      spare_.push_back(std::move(table));
       open_.erase(open_.begin());
     }
     open_slice_ = nullptr;
@@ -541,7 +542,8 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   OperatorMetrics& metrics_;
   const Clock& clock_;
   std::uint32_t first_kg_;
-  std::vector<Table> tables_;  // one per local key group
+  std::size_t max_parallelism_;  // key groups in all (key_group_of)
+  std::vector<Table> tables_;    // one per local key group
 
   Timestamp watermark_ = kMinTimestamp;
   Timestamp fired_until_ = kMinTimestamp;  // every window ending at or before this has fired
@@ -549,7 +551,7 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   Timestamp slice_start_ = 0, slice_end_ = 0;  // the slice of the last record (a cache) ...
   OpenSlice* open_slice_ = nullptr;            // ... and its table, or nullptr if closed
   std::map<Timestamp, OpenSlice> open_;        // slice end -> open slice
-  std::vector<std::vector<AccTable>> spare_;   // tables of closed slices, for reuse
+  std::vector<AccTable> spare_;                // tables of closed slices, for reuse
   std::map<Timestamp, std::uint64_t> live_;    // slice end -> keys holding that slice
   typename std::map<Timestamp, std::uint64_t>::iterator live_hint_ = live_.end();
   std::vector<K> dead_keys_;
@@ -580,7 +582,7 @@ class WindowNode final : public Node {
     OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
     if (settings_.windows.emit.kind == EmitPolicy::Kind::kAtEnd)
       connect(ctx, ctx.make<SlicingWindowOperator<K, T, Aggs>>(aggs_, settings_, m, *s.clock, first, end - first,
-                                                               s.batch_size));
+                                                               s.max_parallelism, s.batch_size));
     else
       connect(ctx, ctx.make<PaneWindowOperator<K, T, Aggs>>(aggs_, settings_.windows, settings_.allowed_lateness_us,
                                                             settings_.late_tag_id, m, *s.clock, first, end - first,

@@ -20,7 +20,9 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -101,12 +103,23 @@ struct KeyHash {
 /// platform; tests run both).
 template <class K, class V, class Hash = KeyHash<K>, class CtrlGroup = DefaultCtrlGroup>
 class FlatHashMap {
-  using Slot = std::optional<std::pair<K, V>>;
+  using Entry = std::pair<K, V>;
+  // The control byte already says which slots are full. Entries that are
+  // trivially destructible and default-constructible (counts, sums, ids) sit
+  // in the slots as they are: a free slot holds a stale or default entry,
+  // nothing to destroy. Others need a std::optional's flag (8 bytes more per
+  // slot for a 24-byte entry, i.e. more cache misses on a hot table).
+  static constexpr bool kCompact = std::is_trivially_destructible_v<Entry> && std::is_default_constructible_v<K> &&
+                                   std::is_default_constructible_v<V>;
+  using Slot = std::conditional_t<kCompact, Entry, std::optional<Entry>>;
   static constexpr std::int8_t kEmpty = ctrl::kEmpty;
   static constexpr std::int8_t kDeleted = ctrl::kDeleted;
   static constexpr std::size_t kGroup = CtrlGroup::kWidth;  // control bytes read at once
 
  public:
+  /// Bytes per slot (the table holds capacity slots plus a control byte each).
+  static constexpr std::size_t kSlotBytes = sizeof(Slot);
+
   FlatHashMap() = default;
   // The control pointer points into ctrl_ (or at the shared empty group),
   // so copies and moves re-aim it.
@@ -151,7 +164,7 @@ class FlatHashMap {
   /// As find(), with `hash == Hash{}(key)` already computed by the caller.
   V* find_hashed(const K& key, std::uint64_t hash) {
     const std::size_t i = locate(key, hash);
-    return i == kNone ? nullptr : &slots_[i]->second;
+    return i == kNone ? nullptr : &entry(i).second;
   }
 
   /// Inserts `key` with V(args...) if absent. Returns the value and whether it was inserted.
@@ -171,7 +184,7 @@ class FlatHashMap {
       const CtrlGroup g = group(pos);
       for (auto m = g.match(tag); m != 0; m &= m - 1) {
         const std::size_t i = (pos + CtrlGroup::index(m)) & mask_;
-        if (slots_[i]->first == key) [[likely]] return {&slots_[i]->second, false};
+        if (entry(i).first == key) [[likely]] return {&entry(i).second, false};
       }
       if (g.match_empty() != 0) [[likely]] break;
     }
@@ -182,7 +195,7 @@ class FlatHashMap {
   bool erase(const K& key) {
     const std::size_t i = locate(key, Hash{}(key));
     if (i == kNone) return false;
-    slots_[i].reset();
+    if constexpr (!kCompact) slots_[i].reset();
     set_ctrl(i, kDeleted);
     --size_;
     ++deleted_;
@@ -211,7 +224,8 @@ class FlatHashMap {
   /// fill up to the same size again.
   void clear_keep_capacity() {
     if (size_ == 0 && deleted_ == 0) return;
-    for (auto& slot : slots_) slot.reset();
+    if constexpr (!kCompact)
+      for (auto& slot : slots_) slot.reset();
     std::memset(ctrl_.data(), static_cast<unsigned char>(kEmpty), ctrl_.size());
     size_ = 0;
     deleted_ = 0;
@@ -228,10 +242,11 @@ class FlatHashMap {
     using iterator_category = std::forward_iterator_tag;
 
     const_iterator() = default;
-    reference operator*() const { return **slot_; }
-    pointer operator->() const { return &**slot_; }
+    reference operator*() const { return entry_of(*slot_); }
+    pointer operator->() const { return &entry_of(*slot_); }
     const_iterator& operator++() {
       ++slot_;
+      ++ctrl_;
       skip_empty();
       return *this;
     }
@@ -244,26 +259,37 @@ class FlatHashMap {
 
    private:
     friend class FlatHashMap;
-    const_iterator(const Slot* slot, const Slot* end) : slot_(slot), end_(end) { skip_empty(); }
+    const_iterator(const Slot* slot, const Slot* end, const std::int8_t* ctrl) : slot_(slot), end_(end), ctrl_(ctrl) {
+      skip_empty();
+    }
     void skip_empty() {
-      while (slot_ != end_ && !*slot_) ++slot_;
+      while (slot_ != end_ && *ctrl_ < 0) {
+        ++slot_;
+        ++ctrl_;
+      }
     }
     const Slot* slot_ = nullptr;
     const Slot* end_ = nullptr;
+    const std::int8_t* ctrl_ = nullptr;  // the control byte of slot_
   };
-  const_iterator begin() const { return const_iterator(slots_.data(), slots_.data() + slots_.size()); }
-  const_iterator end() const { return const_iterator(slots_.data() + slots_.size(), slots_.data() + slots_.size()); }
+  const_iterator begin() const {
+    return const_iterator(slots_.data(), slots_.data() + slots_.size(), ctrl_ptr_);
+  }
+  const_iterator end() const {
+    const Slot* e = slots_.data() + slots_.size();
+    return const_iterator(e, e, ctrl_ptr_ + slots_.size());
+  }
 
   /// Calls f(const K&, V&) for every entry. f must not insert or erase.
   template <class F>
   void for_each(F&& f) {
-    for (auto& slot : slots_)
-      if (slot) f(std::as_const(slot->first), slot->second);
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+      if (full(i)) f(std::as_const(entry(i).first), entry(i).second);
   }
   template <class F>
   void for_each(F&& f) const {
-    for (const auto& slot : slots_)
-      if (slot) f(slot->first, slot->second);
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+      if (full(i)) f(entry(i).first, entry(i).second);
   }
 
  private:
@@ -275,6 +301,22 @@ class FlatHashMap {
   static std::int8_t h2(std::uint64_t hash) { return static_cast<std::int8_t>(hash & 0x7F); }
 
   std::size_t capacity() const { return slots_.size(); }
+
+  static Entry& entry_of(Slot& s) {
+    if constexpr (kCompact)
+      return s;
+    else
+      return *s;
+  }
+  static const Entry& entry_of(const Slot& s) {
+    if constexpr (kCompact)
+      return s;
+    else
+      return *s;
+  }
+  Entry& entry(std::size_t i) { return entry_of(slots_[i]); }
+  const Entry& entry(std::size_t i) const { return entry_of(slots_[i]); }
+  bool full(std::size_t i) const { return ctrl_ptr_[i] >= 0; }
 
   /// The control bytes starting at i (the array repeats its first group
   /// past the end, so a group never wraps).
@@ -289,7 +331,7 @@ class FlatHashMap {
       for (auto m = g.match(tag); m != 0; m &= m - 1) {
         const std::size_t i = (pos + CtrlGroup::index(m)) & mask_;
         // Only full slots match a tag (empty and deleted bytes have the high bit set).
-        if (slots_[i]->first == key) return i;
+        if (entry(i).first == key) return i;
       }
       if (g.match_empty() != 0) return kNone;
     }
@@ -302,10 +344,14 @@ class FlatHashMap {
     const std::size_t i = free_slot(hash);
     if (ctrl_[i] == kDeleted) --deleted_;
     set_ctrl(i, h2(hash));
-    slots_[i].emplace(std::piecewise_construct, std::forward_as_tuple(key),
-                      std::forward_as_tuple(std::forward<Args>(args)...));
+    if constexpr (kCompact)
+      std::construct_at(&slots_[i], std::piecewise_construct, std::forward_as_tuple(key),
+                        std::forward_as_tuple(std::forward<Args>(args)...));
+    else
+      slots_[i].emplace(std::piecewise_construct, std::forward_as_tuple(key),
+                        std::forward_as_tuple(std::forward<Args>(args)...));
     ++size_;
-    return &slots_[i]->second;
+    return &entry(i).second;
   }
 
   std::size_t free_slot(std::uint64_t hash) const {
@@ -324,6 +370,8 @@ class FlatHashMap {
     if (cap < 16) cap = 16;
     std::vector<Slot> old;
     old.swap(slots_);
+    std::vector<std::int8_t> old_ctrl;
+    old_ctrl.swap(ctrl_);
     slots_.resize(cap);
     ctrl_.assign(cap + kGroup, kEmpty);
     ctrl_ptr_ = ctrl_.data();
@@ -331,12 +379,15 @@ class FlatHashMap {
     grow_at_ = cap / 8 * 7;  // load factor at most 7/8
     size_ = 0;
     deleted_ = 0;
-    for (auto& slot : old)
-      if (slot) {
-        const std::uint64_t hash = Hash{}(slot->first);
+    for (std::size_t j = 0; j < old.size(); ++j)
+      if (old_ctrl[j] >= 0) {
+        const std::uint64_t hash = Hash{}(entry_of(old[j]).first);
         const std::size_t i = free_slot(hash);
         set_ctrl(i, h2(hash));
-        slots_[i] = std::move(slot);
+        if constexpr (kCompact)
+          std::construct_at(&slots_[i], std::move(old[j]));
+        else
+          slots_[i] = std::move(old[j]);
         ++size_;
       }
   }

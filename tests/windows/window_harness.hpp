@@ -31,7 +31,7 @@ class WindowHarness : public KeyedOperatorHarness<K, T, WindowResultOf<K, T, A..
     Aggs list(detail::bind_aggregate<T>(aggs)...);
     if (windows.emit.kind == EmitPolicy::Kind::kAtEnd) {
       install_with_late_output(std::make_unique<Slicing>(list, s, this->metrics_, this->clock, 0, Base::kKeyGroups,
-                                                         Base::kBatchSize));
+                                                         Base::kKeyGroups, Base::kBatchSize));
     } else {
       install_with_late_output(std::make_unique<Pane>(list, windows, lateness_us, late_.tag.id(), this->metrics_,
                                                       this->clock, 0, Base::kKeyGroups, Base::kBatchSize));
