@@ -74,6 +74,33 @@ void add_retention(detail::RocksStore& s, const CheckpointManifest& committing, 
   }
 }
 
+// Removes the payloads `st` stored; logs instead of throwing.
+void remove_payloads(detail::PendingState& st, const std::vector<std::string>& keys, const char* why) {
+  if (keys.empty()) return;
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s;
+  for (const std::string& k : keys)
+    if (s.ok()) s = batch.Delete(st.store->parts_cf.get(), k);
+  if (s.ok()) s = st.store->db->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok())
+    st.store->log("sluice checkpoint: '" + st.store->dir_text + "': " + why + " checkpoint " + std::to_string(st.id) +
+                  ": could not remove its payloads (the next open will): " + s.ToString());
+}
+
+// After a failed commit write: the payloads go unless the manifest is
+// there after all (a write reported failed may still have reached the
+// database). If RocksDB cannot tell or cannot delete, they stay, and the
+// next open removes them when the manifest is indeed missing (their id is
+// above the newest manifest's).
+void remove_after_failed_commit(detail::PendingState& st) {
+  try {
+    if (st.store->get_manifest_bytes(st.id)) return;
+  } catch (const CheckpointError&) {
+    return;
+  }
+  remove_payloads(st, st.written, "failed commit of");
+}
+
 }  // namespace
 
 PendingCheckpoint::PendingCheckpoint(std::unique_ptr<detail::PendingState> state) : state_(std::move(state)) {}
@@ -172,11 +199,9 @@ CheckpointManifest PendingCheckpoint::commit() {
   wo.sync = true;
   const rocksdb::Status status = s.db->Write(wo, &batch);
   if (!status.ok()) {
-    // Its payloads stay: if the write did reach the disk after all, the
-    // manifest needs them; if not, the next open removes them (their id is
-    // above the newest manifest's).
     st.phase = detail::PendingState::Phase::kFailed;
     s.pending_open = false;
+    remove_after_failed_commit(st);
     s.check(status, op);
   }
   st.phase = detail::PendingState::Phase::kCommitted;
@@ -196,15 +221,7 @@ void PendingCheckpoint::abort() noexcept {
     written.swap(st.written);
   }
   st.release_slot();
-  if (written.empty()) return;
-  rocksdb::WriteBatch batch;
-  rocksdb::Status s;
-  for (const std::string& k : written)
-    if (s.ok()) s = batch.Delete(st.store->parts_cf.get(), k);
-  if (s.ok()) s = st.store->db->Write(rocksdb::WriteOptions(), &batch);
-  if (!s.ok())
-    st.store->log("sluice checkpoint: '" + st.store->dir_text + "': abort checkpoint " + std::to_string(st.id) +
-                  ": could not remove its payloads (the next open will): " + s.ToString());
+  remove_payloads(st, written, "abort");
 }
 
 }  // namespace sluice

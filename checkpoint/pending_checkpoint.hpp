@@ -85,7 +85,8 @@ class PendingCheckpoint {
   /// After a failure the previous checkpoints are intact and this one is not
   /// visible; if the failure came before the write (reading the manifests
   /// retention needs), the checkpoint stays open and commit may be retried,
-  /// else it is closed and its payloads are removed by the next open.
+  /// else it is closed and its payloads are removed (at once, or by the next
+  /// open if RocksDB refuses writes after the failure).
   CheckpointManifest commit();
 
   /// Gives the checkpoint up: removes the payloads it stored (best effort;
