@@ -69,7 +69,8 @@ void RocksStore::open_db() {
   const rocksdb::Status s = rocksdb::DB::Open(db_options, (dir / "db").string(), cfs, &handles, &raw);
   db.reset(raw);
   if (!s.ok()) {
-    for (rocksdb::ColumnFamilyHandle* h : handles) CfHandle(h, CfHandleDeleter{raw});
+    if (raw)
+      for (rocksdb::ColumnFamilyHandle* h : handles) CfHandle(h, CfHandleDeleter{raw});
     check(s, "open");
   }
   meta_cf = CfHandle(handles[0], CfHandleDeleter{raw});

@@ -256,7 +256,7 @@ TEST_CASE("a 64 MB part round-trips", "[checkpoint]") {
   CHECK(store.read_part(*m, "window", "kg/0") == big);
 }
 
-TEST_CASE("10,000 small parts round-trip", "[checkpoint]") {
+TEST_CASE("10k small parts round-trip", "[checkpoint]") {
   TempDir dir;
   std::vector<std::string> log;
   {
