@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,12 +60,12 @@ class Helper {
     if (stdin_ >= 0) ::close(stdin_);
     stdin_ = -1;
   }
+  /// The exit code, or 128 + the signal that killed it.
   int wait() {
     int status = 0;
     REQUIRE(::waitpid(pid_, &status, 0) == pid_);
     pid_ = -1;
-    REQUIRE(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
 
  private:
@@ -97,4 +98,23 @@ TEST_CASE("another process cannot open a state directory this one holds, and the
   CHECK(holder.wait() == 0);
   CheckpointStore store(dir.path(), options_logging_to(log, 3, "lock-helper"));  // the holder is gone
   CHECK(store.list().empty());
+}
+
+TEST_CASE("a writer killed in the middle of a checkpoint leaves the previous one, and nothing of its own",
+          "[checkpoint]") {
+  TempDir dir;
+  std::vector<std::string> log;
+  {
+    Helper writer("crash", dir.path());
+    CHECK(writer.wait() == 128 + SIGKILL);
+  }
+  CheckpointStore store(dir.path(), options_logging_to(log, 3, "lock-helper"));  // the lock died with it
+  CHECK(store.list().size() == 1);
+  const std::optional<CheckpointManifest> m = store.latest_valid();
+  REQUIRE(m);
+  CHECK(m->id == 1);
+  CHECK(store.read_part(*m, "op", "kg/0") == "one");
+  CHECK(store.get_extra("view/x") == "1");
+  CHECK(store.storage_stats().payloads == 1);  // checkpoint 2's, recovered from the WAL, removed at open
+  CHECK(log.empty());
 }
