@@ -79,8 +79,8 @@ class PendingCheckpoint {
   /// Deletes `key` from the extras in the commit's batch. Thread-safe.
   void delete_extra(std::string_view key);
 
-  /// Makes the checkpoint complete and durable (see the file comment), then
-  /// applies retention. Returns its manifest. Throws CheckpointError when a
+  /// Makes the checkpoint complete and durable (see the file comment), with
+  /// retention's deletions in the same write. Returns its manifest. Throws CheckpointError when a
   /// part is still being added, the checkpoint is not open, or RocksDB fails.
   /// After a failure the previous checkpoints are intact and this one is not
   /// visible; if the failure came before the write (reading the manifests
