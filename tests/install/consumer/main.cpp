@@ -1,10 +1,32 @@
 // Built against the installed package by tests/install/consumer_test.sh: a
 // tiny job whose exact result proves headers and libraries fit together.
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <string>
 #include <vector>
 
+#include "checkpoint/checkpoint_store.hpp"
 #include "sluice/sluice.hpp"
+
+// The checkpoint store links RocksDB through the package's dependency.
+static bool checkpoint_round_trip() {
+  char dir[] = "/tmp/sluice-consumer-XXXXXX";
+  if (!mkdtemp(dir)) return false;
+  bool ok = false;
+  {
+    sluice::CheckpointStore store(dir, {.job_id = "consumer"});
+    sluice::PendingCheckpoint cp = store.begin(1);
+    cp.add_part("squares", "kg/0", "9801");
+    cp.commit();
+    const auto latest = store.latest_valid();
+    ok = latest && store.read_part(*latest, "squares", "kg/0") == "9801";
+  }
+  std::filesystem::remove_all(dir);
+  return ok;
+}
 
 int main() {
   using namespace sluice;
@@ -22,6 +44,10 @@ int main() {
     std::fprintf(stderr, "consumer: wrong result (%zu values)\n", got.size());
     return 1;
   }
-  std::printf("consumer: 100 squares, as expected\n");
+  if (!checkpoint_round_trip()) {
+    std::fprintf(stderr, "consumer: checkpoint did not read back\n");
+    return 1;
+  }
+  std::printf("consumer: 100 squares and a checkpoint, as expected\n");
   return 0;
 }
