@@ -228,11 +228,20 @@ std::string type_name();
 
 std::string clean_type_name(std::string_view pretty);
 
+namespace type_names {
+// __PRETTY_FUNCTION__ spells the template argument out with default
+// arguments left away ("std::vector<int>"), which typeid does not. GCC
+// leaves away the namespace of the function itself, so this one lives in a
+// namespace that holds no types ("HyperLogLog" would lose "sluice::detail::").
+template <class T>
+constexpr const char* pretty() {
+  return __PRETTY_FUNCTION__;
+}
+}  // namespace type_names
+
 template <class T>
 std::string type_name() {
-  // __PRETTY_FUNCTION__ spells the template argument out with default
-  // arguments left away ("std::vector<int>"), which typeid does not.
-  return clean_type_name(__PRETTY_FUNCTION__);
+  return clean_type_name(type_names::pretty<T>());
 }
 
 template <class T>
@@ -686,7 +695,8 @@ struct Serde<std::vector<T, A>> {
     V v;
     if constexpr (detail::kBulkScalar<T>) {
       v.resize(n);  // n * sizeof(T) bytes were checked to remain
-      std::memcpy(v.data(), r.read_bytes(n * sizeof(T), ReadContext::of<V>()).data(), n * sizeof(T));
+      const std::string_view b = r.read_bytes(n * sizeof(T), ReadContext::of<V>());
+      if (n != 0) std::memcpy(v.data(), b.data(), b.size());  // an empty vector's data() may be null
     } else {
       detail::reserve_bounded(v, n);
       for (std::size_t i = 0; i < n; ++i) v.push_back(r.read<T>());

@@ -166,6 +166,7 @@ TEST_CASE("serde: type_name spells types readably", "[streaming][serde]") {
   CHECK(detail::type_name<std::vector<std::vector<int>>>() == "std::vector<std::vector<int>>");
   CHECK(detail::type_name<Point>() == "{anonymous}::Point");
   CHECK(detail::type_name<Row>() == "sluice::Row");
+  CHECK(detail::type_name<detail::FlatHashMap<int, int>>() == "sluice::detail::FlatHashMap<int, int>");
 }
 
 // ---- pinned bytes --------------------------------------------------------------
