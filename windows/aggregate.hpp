@@ -15,8 +15,16 @@
 //     std::string name() const;                    // output field name ("sum_amount")
 //     void retract(acc_type& acc, const acc_type& part) const;   // undo merge(acc, part), exactly
 //     static constexpr bool holistic = true;       // accumulators grow with the input (lists):
-//   };                                             //   windows merge slices on demand instead of
+//                                                  //   windows merge slices on demand instead of
 //                                                  //   keeping partial merges
+//     void check_restored(const acc_type&) const;  // throws StateFormatError when an accumulator
+//   };                                             //   read from a checkpoint does not fit this
+//                                                  //   aggregate (a sketch of another precision)
+//
+// Checkpoints write accumulators with `Serde<acc_type>` (streaming/serde.hpp),
+// so acc_type must be Serializable for a window's state to be saved: the
+// built-in aggregates' are, and so is AggregateList's tuple when its parts
+// are. After reading one back, call check_restored.
 //
 // `merge` must be associative; the window operator merges slices in time
 // order, `from` always covering later slices than `into`. On several
@@ -102,6 +110,14 @@ class AggregateList {
   {
     each2(acc, part, [](const auto& a, auto& x, const auto& y) { a.retract(x, y); });
   }
+  /// Calls check_restored(part) of every aggregate that has one, on its
+  /// part of `acc`: throws StateFormatError for an accumulator read from a
+  /// checkpoint that does not fit its aggregate.
+  void check_restored(const acc_type& acc) const {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (check_one(std::get<I>(aggs_), std::get<I>(acc)), ...);
+    }(std::index_sequence_for<A...>{});
+  }
   result_type result(const acc_type& acc) const {
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
       return result_type(std::get<I>(aggs_).result(std::get<I>(acc))...);
@@ -124,6 +140,10 @@ class AggregateList {
   }
 
  private:
+  template <class Agg, class Acc>
+  static void check_one(const Agg& a, const Acc& acc) {
+    if constexpr (requires { a.check_restored(acc); }) a.check_restored(acc);
+  }
   template <class Agg>
   static std::string name_of(const Agg& a, std::size_t i) {
     if constexpr (requires { a.name(); })

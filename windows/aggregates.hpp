@@ -37,6 +37,7 @@
 
 #include "streaming/detail/flat_hash_map.hpp"
 #include "streaming/key_groups.hpp"
+#include "streaming/serde.hpp"
 #include "streaming/time.hpp"
 #include "windows/aggregate.hpp"
 #include "windows/hyperloglog.hpp"
@@ -66,7 +67,86 @@ class FieldAggregate {
   F f_;
 };
 
+// The accumulators with more than one member live here rather than inside
+// their aggregate, so that each can have one Serde (a type nested in a class
+// template cannot be matched by a partial specialization). They depend only
+// on the value type, not on the extractor.
+
+/// Accumulator of Avg: sum of the values (widened) and their number.
+template <class S>
+struct AvgAcc {
+  S sum = 0;
+  std::uint64_t count = 0;
+};
+
+/// Accumulator of Min / Max: the extreme value, once there is one.
+template <class V>
+struct ExtremeAcc {
+  V value{};
+  bool set = false;
+};
+
+/// Accumulator of First / Last: the value and its timestamp, once there is one.
+template <class V>
+struct AtTimeAcc {
+  V value{};
+  Timestamp ts = 0;
+  bool set = false;
+};
+
 }  // namespace detail
+
+// State encodings (streaming/serde.hpp): Count, Sum and List accumulators are
+// built-in types, Distinct's a FlatHashMap, ApproxDistinct's a HyperLogLog
+// (windows/hyperloglog.hpp).
+
+/// AvgAcc: sum, then count.
+template <Serializable S>
+struct Serde<detail::AvgAcc<S>> {
+  static constexpr std::size_t kMinEncodedSize = detail::min_encoded_size<S>() + 8;
+  static void write(StateWriter& w, const detail::AvgAcc<S>& a) {
+    w.write(a.sum);
+    w.write(a.count);
+  }
+  static detail::AvgAcc<S> read(StateReader& r) { return detail::AvgAcc<S>{r.read<S>(), r.read<std::uint64_t>()}; }
+};
+
+/// ExtremeAcc: bool set, then the value if set (an unset one reads back as V{}).
+template <Serializable V>
+struct Serde<detail::ExtremeAcc<V>> {
+  static constexpr std::size_t kMinEncodedSize = 1;
+  static void write(StateWriter& w, const detail::ExtremeAcc<V>& a) {
+    w.write(a.set);
+    if (a.set) w.write(a.value);
+  }
+  static detail::ExtremeAcc<V> read(StateReader& r) {
+    detail::ExtremeAcc<V> a;
+    a.set = r.read<bool>();
+    if (a.set) a.value = r.read<V>();
+    return a;
+  }
+};
+
+/// AtTimeAcc: bool set, then if set the timestamp and the value (an unset
+/// one reads back as V{} at 0).
+template <Serializable V>
+struct Serde<detail::AtTimeAcc<V>> {
+  static constexpr std::size_t kMinEncodedSize = 1;
+  static void write(StateWriter& w, const detail::AtTimeAcc<V>& a) {
+    w.write(a.set);
+    if (!a.set) return;
+    w.write(a.ts);
+    w.write(a.value);
+  }
+  static detail::AtTimeAcc<V> read(StateReader& r) {
+    detail::AtTimeAcc<V> a;
+    a.set = r.read<bool>();
+    if (!a.set) return a;
+    a.ts = r.read<Timestamp>();
+    a.value = r.read<V>();
+    return a;
+  }
+};
 
 /// Number of records.
 struct Count {
@@ -107,10 +187,7 @@ class Sum : public detail::FieldAggregate<F> {
 template <class F, class V>
 class Avg : public detail::FieldAggregate<F> {
  public:
-  struct acc_type {
-    detail::widened_t<V> sum = 0;
-    std::uint64_t count = 0;
-  };
+  using acc_type = detail::AvgAcc<detail::widened_t<V>>;
   using detail::FieldAggregate<F>::FieldAggregate;
   Avg as(std::string n) const { return Avg(std::move(n), this->f_); }
   acc_type create() const { return {}; }
@@ -139,10 +216,7 @@ class Avg : public detail::FieldAggregate<F> {
 template <class F, class V, class Less>
 class Extreme : public detail::FieldAggregate<F> {
  public:
-  struct acc_type {
-    V value{};
-    bool set = false;
-  };
+  using acc_type = detail::ExtremeAcc<V>;
   using detail::FieldAggregate<F>::FieldAggregate;
   Extreme as(std::string n) const { return Extreme(std::move(n), this->f_); }
   acc_type create() const { return {}; }
@@ -164,11 +238,7 @@ class Extreme : public detail::FieldAggregate<F> {
 template <class F, class V, bool kFirst>
 class AtTime : public detail::FieldAggregate<F> {
  public:
-  struct acc_type {
-    V value{};
-    Timestamp ts = 0;
-    bool set = false;
-  };
+  using acc_type = detail::AtTimeAcc<V>;
   using detail::FieldAggregate<F>::FieldAggregate;
   AtTime as(std::string n) const { return AtTime(std::move(n), this->f_); }
   acc_type create() const { return {}; }
@@ -223,6 +293,14 @@ class Distinct : public detail::FieldAggregate<F> {
     });
   }
   std::uint64_t result(const acc_type& a) const { return a.size(); }
+  /// Throws StateFormatError when a restored accumulator holds a count of 0,
+  /// which add/merge/retract never leave (it would count as a value).
+  void check_restored(const acc_type& a) const {
+    a.for_each([&](const V&, std::uint64_t n) {
+      if (n == 0)
+        throw StateFormatError("accumulator of " + this->name_, std::nullopt, "a value with 0 occurrences");
+    });
+  }
 };
 
 /// Approximate number of distinct values: a HyperLogLog sketch of 2^precision
@@ -252,6 +330,15 @@ class ApproxDistinct : public detail::FieldAggregate<F> {
   /// The estimate, rounded; 0 for no values.
   std::uint64_t result(const acc_type& a) const {
     return static_cast<std::uint64_t>(std::llround(a.estimate(precision_)));
+  }
+  /// Throws StateFormatError unless a restored sketch has this aggregate's
+  /// 2^precision registers (or none): adding to or merging a sketch of
+  /// another size would index past its registers.
+  void check_restored(const acc_type& a) const {
+    if (!a.registers.empty() && a.registers.size() != std::size_t{1} << precision_)
+      throw StateFormatError("accumulator of " + this->name_, std::nullopt,
+                             "sketch of " + std::to_string(a.registers.size()) + " registers, precision " +
+                                 std::to_string(precision_) + " needs " + std::to_string(std::size_t{1} << precision_));
   }
 
  private:

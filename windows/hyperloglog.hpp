@@ -14,6 +14,9 @@
 //
 // The registers are allocated on the first add (an empty sketch holds no
 // memory), because window state keeps one sketch per key and slice.
+//
+// State encoding (streaming/serde.hpp): the registers as a byte vector
+// (varint count, one byte each).
 #pragma once
 
 #include <algorithm>
@@ -25,6 +28,7 @@
 #include <vector>
 
 #include "streaming/errors.hpp"
+#include "streaming/serde.hpp"
 
 namespace sluice::detail {
 
@@ -100,3 +104,39 @@ struct HyperLogLog {
 };
 
 }  // namespace sluice::detail
+
+namespace sluice {
+
+/// A sketch is its registers: varint count, then one byte per register.
+/// Reading refuses a count other than 0 or 2^p (p in [kMinHllPrecision,
+/// kMaxHllPrecision]) and a register above the largest rank, 65 - p. Whether
+/// p is the precision of the aggregate that reads it is for the aggregate
+/// to check (ApproxDistinct::check_restored).
+template <>
+struct Serde<detail::HyperLogLog> {
+  static constexpr std::size_t kMinEncodedSize = 1;
+  static void write(StateWriter& w, const detail::HyperLogLog& h) { w.write(h.registers); }
+  static detail::HyperLogLog read(StateReader& r) {
+    const std::size_t at = r.offset();
+    detail::HyperLogLog h{r.read<std::vector<std::uint8_t>>()};
+    const std::size_t n = h.registers.size();
+    if (n == 0) return h;
+    const ReadContext what = ReadContext::of<detail::HyperLogLog>();
+    const int p = std::countr_zero(n);
+    if (!std::has_single_bit(n) || p < detail::kMinHllPrecision || p > detail::kMaxHllPrecision)
+      StateReader::fail(at, what,
+                        std::to_string(n) + " registers; a sketch has 2^p for p in [" +
+                            std::to_string(detail::kMinHllPrecision) + ", " + std::to_string(detail::kMaxHllPrecision) +
+                            "]");
+    const auto max_rank = static_cast<std::uint8_t>(65 - p);
+    for (std::size_t i = 0; i < n; ++i)
+      if (h.registers[i] > max_rank)
+        StateReader::fail(at, what,
+                          "register " + std::to_string(i) + " holds rank " + std::to_string(h.registers[i]) +
+                              ", above the largest possible at precision " + std::to_string(p) + " (" +
+                              std::to_string(max_rank) + ")");
+    return h;
+  }
+};
+
+}  // namespace sluice
