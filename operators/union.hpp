@@ -2,12 +2,18 @@
 //
 // Records pass straight through; control messages of the inputs are combined
 // by a watermark valve (minimum over the inputs, idle inputs left out, end of
-// input once every input ended).
+// input once every input ended). Checkpoint barriers are aligned
+// (streaming/barrier_aligner.hpp): records reaching an input that already
+// delivered barrier n are held until every input did, and that input is a
+// flow gate holding back the task feeding it meanwhile.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <vector>
 
+#include "streaming/barrier_aligner.hpp"
+#include "streaming/detail/channel.hpp"
 #include "streaming/detail/graph.hpp"
 #include "streaming/stream.hpp"
 #include "streaming/watermark_valve.hpp"
@@ -18,28 +24,55 @@ namespace detail {
 template <class T>
 class UnionOperator final : public Lifecycle {
  public:
-  UnionOperator(std::size_t inputs, OperatorMetrics& metrics) : valve_(inputs), metrics_(metrics) {
+  UnionOperator(std::size_t inputs, OperatorMetrics& metrics)
+      : valve_(inputs), aligner_(inputs), held_(inputs), metrics_(metrics) {
     for (std::size_t i = 0; i < inputs; ++i) inputs_.push_back(std::make_unique<Side>(*this, i));
   }
   Input<T>& input(std::size_t i) { return *inputs_[i]; }
   Output<T>& output() { return out_; }
 
  private:
-  class Side final : public Input<T> {
+  class Side final : public Input<T>, public FlowGate {
    public:
     Side(UnionOperator& op, std::size_t index) : op_(op), index_(index) {}
     void push(Batch<T>& batch) override {
       op_.metrics_.records_in.add(batch.size());
-      op_.metrics_.records_out.add(batch.size());
-      op_.out_.push(batch);
+      if (op_.aligner_.blocked(index_) || !op_.held_[index_].empty()) [[unlikely]] {
+        Message<T>& m = op_.held_[index_].emplace_back();
+        m.batch = std::move(batch);
+        batch.clear();
+        return;
+      }
+      op_.forward(batch);
     }
     void control(const Control& c) override {
+      // Held in order with the records while this input waits for an
+      // alignment (e.g. a periodic watermark).
+      if (op_.aligner_.blocked(index_) || !op_.held_[index_].empty()) [[unlikely]] {
+        Message<T>& m = op_.held_[index_].emplace_back();
+        m.is_control = true;
+        m.control = c;
+        return;
+      }
+      deliver_control(c);
+    }
+    void deliver_control(const Control& c) {
+      if (c.kind == Control::Kind::kBarrier) {
+        if (op_.aligner_.on_barrier(index_, c.checkpoint_id)) op_.release(c.checkpoint_id);
+        return;
+      }
+      if (c.kind == Control::Kind::kEndOfInput && op_.aligner_.on_end_of_input(index_))
+        op_.release(op_.aligner_.completed_id());
       op_.valve_.on_control(index_, c, [&](const Control& out) {
         if (out.kind == Control::Kind::kWatermark) op_.metrics_.watermark_us.set(out.ts_us);
         op_.out_.control(out);
       });
     }
-    void reachable_gates(std::vector<FlowGate*>& out) override { op_.out_.reachable_gates(out); }
+    void reachable_gates(std::vector<FlowGate*>& out) override {
+      out.push_back(this);
+      op_.out_.reachable_gates(out);
+    }
+    bool holds_back() const override { return op_.aligner_.blocked(index_); }
     const std::string& operator_name() const override { return op_.metrics_.name; }
 
    private:
@@ -47,8 +80,43 @@ class UnionOperator final : public Lifecycle {
     std::size_t index_;
   };
 
+  /// Alignment of barrier `id` complete: the barrier goes on, then what the
+  /// blocked inputs received meanwhile (it came after the barrier), each in
+  /// order until a barrier among it blocks that input again. A nested
+  /// release (a held barrier completing the next alignment) leaves the
+  /// replay to the outer one.
+  void release(std::uint64_t id) {
+    out_.control(Control::barrier(id));
+    if (replaying_) return;
+    replaying_ = true;
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (std::size_t i = 0; i < held_.size(); ++i) {
+        auto& side = held_[i];
+        while (!side.empty() && !aligner_.blocked(i)) {
+          Message<T> m = std::move(side.front());
+          side.pop_front();
+          progress = true;
+          if (m.is_control)
+            inputs_[i]->deliver_control(m.control);
+          else
+            forward(m.batch);
+        }
+      }
+    }
+    replaying_ = false;
+  }
+
+  void forward(Batch<T>& batch) {
+    metrics_.records_out.add(batch.size());
+    out_.push(batch);
+  }
+
   std::vector<std::unique_ptr<Side>> inputs_;
   WatermarkValve valve_;
+  BarrierAligner aligner_;
+  std::vector<std::deque<Message<T>>> held_;  // per input, while it waits for an alignment
+  bool replaying_ = false;
   OperatorMetrics& metrics_;
   Output<T> out_;
 };

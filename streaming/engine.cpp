@@ -54,6 +54,8 @@ Query::Query(std::string name, const Job& job, const detail::RunSettings& settin
   for (std::size_t w = 0; w < settings_.workers; ++w)
     workers_.push_back(std::make_unique<detail::Worker>(w, *settings_.clock, settings_.tick_interval_us));
   for (auto& w : workers_) shared_.workers.push_back(w.get());
+  checkpoints_ = std::make_shared<detail::CheckpointCoordinator>(shared_.workers);
+  shared_.checkpoints = checkpoints_;
   shared_.by_node.resize(graph_->nodes().size());
   shared_.port_consumers = graph_->port_consumers();
   for (const auto& node : graph_->nodes()) node->prepare(settings_, shared_, metrics_);
@@ -157,12 +159,21 @@ void Query::wait() {
   cv_.wait(lock, [&] { return state_ != QueryState::kRunning; });
 }
 
+std::uint64_t Query::checkpoint_now() { return checkpoints_->trigger(); }
+
+bool Query::wait_for_checkpoint(std::uint64_t id, std::chrono::milliseconds timeout) {
+  return checkpoints_->wait_completed(id, timeout);
+}
+
+std::uint64_t Query::last_completed_checkpoint() const { return checkpoints_->completed(); }
+
 void Query::release() {
   // Destroyed outside the lock; workers (operators, tasks) before the
   // channels and shared state they point into.
   detail::SharedState shared;
   std::vector<std::unique_ptr<detail::Worker>> workers;
   std::shared_ptr<const detail::Graph> graph;
+  checkpoints_->detach_workers();
   {
     std::lock_guard lock(workers_mu_);
     workers.swap(workers_);

@@ -139,6 +139,17 @@ class Query {
   /// operator), or nullptr.
   std::exception_ptr failure() const;
 
+  /// Requests a checkpoint now: every source injects its barrier at its next
+  /// step; the checkpoint is complete when every sink instance received it
+  /// (or ended). Returns its id (1, 2, ...). Snapshot content and storage
+  /// come with checkpoint/ (issue 15 in progress): today this runs the
+  /// barrier protocol only.
+  std::uint64_t checkpoint_now();
+  /// Waits until checkpoint `id` (or a newer one) is complete; false on timeout.
+  bool wait_for_checkpoint(std::uint64_t id, std::chrono::milliseconds timeout);
+  /// The newest complete checkpoint (0: none yet).
+  std::uint64_t last_completed_checkpoint() const;
+
  private:
   friend class Engine;
   Query(std::string name, const Job& job, const detail::RunSettings& settings);
@@ -156,6 +167,7 @@ class Query {
   Timestamp started_at_us_ = 0;
   MetricsRegistry metrics_;
   detail::SharedState shared_;
+  std::shared_ptr<detail::CheckpointCoordinator> checkpoints_;  // outlives release()
   std::vector<std::unique_ptr<detail::Worker>> workers_;  // emptied by release()
   std::mutex workers_mu_;                                 // guards workers_ against release()
   std::vector<std::thread> threads_;

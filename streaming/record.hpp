@@ -2,7 +2,7 @@
 //
 // Data moves through the runtime in batches (`Batch<T>`): operators are
 // dispatched once per batch and loop over the records inline. Control
-// messages (watermarks, idleness, end of input, and later checkpoint barriers)
+// messages (watermarks, idleness, end of input, checkpoint barriers)
 // travel in-band between batches, so a control message is always ordered
 // after every record sent before it on the same channel.
 #pragma once
@@ -33,14 +33,17 @@ struct Control {
     kIdle,        ///< this channel is idle: leave it out of watermark minimums
     kActive,      ///< this channel carries records again
     kEndOfInput,  ///< nothing more will come on this channel (implies watermark +inf)
+    kBarrier,     ///< checkpoint barrier `checkpoint_id`: what came before belongs to that checkpoint
   };
   Kind kind = Kind::kWatermark;
   Timestamp ts_us = kMinTimestamp;
+  std::uint64_t checkpoint_id = 0;  ///< kBarrier only
 
   static Control watermark(Timestamp ts) { return {Kind::kWatermark, ts}; }
   static Control idle() { return {Kind::kIdle, kMinTimestamp}; }
   static Control active() { return {Kind::kActive, kMinTimestamp}; }
   static Control end_of_input() { return {Kind::kEndOfInput, kMaxTimestamp}; }
+  static Control barrier(std::uint64_t checkpoint_id) { return {Kind::kBarrier, kMinTimestamp, checkpoint_id}; }
 };
 
 }  // namespace sluice

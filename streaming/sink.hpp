@@ -29,6 +29,10 @@ class SinkWriter {
   virtual void on_watermark(Timestamp wm) {}
   /// All input delivered (not called on a cancelling stop).
   virtual void on_end_of_input() {}
+  /// Checkpoint barrier `checkpoint_id` arrived: every record of that
+  /// checkpoint has been written, none after it yet. (Transactional sinks
+  /// will pre-commit here.)
+  virtual void on_checkpoint_barrier(std::uint64_t checkpoint_id) {}
   /// Last call, always made. Must not throw.
   virtual void close() {}
 };

@@ -43,6 +43,8 @@ class WatermarkValve {
         if (ch.ended) return;
         ch.idle = false;
         break;
+      case Control::Kind::kBarrier:
+        return;  // aligned by a BarrierAligner, not combined here
       case Control::Kind::kEndOfInput:
         if (ch.ended) return;
         ch.ended = true;

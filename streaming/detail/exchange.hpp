@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "streaming/barrier_aligner.hpp"
 #include "streaming/detail/channel.hpp"
 #include "streaming/detail/graph.hpp"
 #include "streaming/detail/keyed_input.hpp"
@@ -45,12 +46,18 @@ struct ChannelMatrix {
 /// The receiving half on one worker: a task that drains the channels from the
 /// other workers, and the entry for this worker's own share (`push_batch`,
 /// `control_local`), which its sender hands over by direct calls.
+///
+/// Checkpoint barriers are aligned (streaming/barrier_aligner.hpp): a channel
+/// that delivered barrier n is not read until every worker's barrier n came.
+/// This worker's own share cannot be left in a queue, so what its sender
+/// hands over meanwhile is held here, and the receiver is a flow gate that
+/// holds the sender's source back until the alignment completes.
 template <class T>
-class ExchangeReceiver final : public Task {
+class ExchangeReceiver final : public Task, public FlowGate {
  public:
   /// `channels[w]` comes from worker w; `channels[self]` is null.
   ExchangeReceiver(std::vector<Channel<T>*> channels, std::size_t self, OperatorMetrics& metrics)
-      : valve_(channels.size()), self_(self), metrics_(metrics) {
+      : valve_(channels.size()), aligner_(channels.size()), self_(self), metrics_(metrics) {
     for (std::size_t w = 0; w < channels.size(); ++w)
       if (channels[w] != nullptr) inputs_.push_back({channels[w], w});
   }
@@ -67,6 +74,7 @@ class ExchangeReceiver final : public Task {
       bool got = false;
       for (std::size_t k = 0; k < n; ++k) {
         const std::size_t c = next_ + k < n ? next_ + k : next_ + k - n;
+        if (aligner_.blocked(inputs_[c].worker)) continue;  // after a barrier, until aligned
         if (!inputs_[c].channel->try_pop(msg_)) continue;
         next_ = c + 1 < n ? c + 1 : 0;
         got = true;
@@ -80,14 +88,31 @@ class ExchangeReceiver final : public Task {
     return progress;
   }
 
-  /// Hands records to this worker's consumers: its own share, from its
-  /// sender, and (through deliver) batches off the channels.
+  /// This worker's own share, from its sender (held while it waits for an alignment).
   void push_batch(Batch<T>& batch) {
-    metrics_.records_out.add(batch.size());
-    out_.push(batch);
+    if (aligner_.blocked(self_) || !held_.empty()) [[unlikely]] {
+      Message<T>& m = held_.emplace_back();
+      m.batch = std::move(batch);
+      batch.clear();
+      return;
+    }
+    forward(batch);
   }
-  /// A control message from this worker's own sender.
-  void control_local(const Control& c) { deliver_control(self_, c); }
+  /// A control message from this worker's own sender (held, in order with
+  /// its records, while they wait for an alignment: e.g. a periodic watermark).
+  void control_local(const Control& c) {
+    if (aligner_.blocked(self_) || !held_.empty()) [[unlikely]] {
+      Message<T>& m = held_.emplace_back();
+      m.is_control = true;
+      m.control = c;
+      return;
+    }
+    deliver_control(self_, c);
+  }
+
+  /// Holds back the source feeding this worker's own share while that share
+  /// waits for a barrier alignment.
+  bool holds_back() const override { return aligner_.blocked(self_); }
 
   bool finished() const override { return valve_.all_ended(); }
   void collect_gates() override {
@@ -105,21 +130,60 @@ class ExchangeReceiver final : public Task {
     if (msg_.is_control) {
       deliver_control(in.worker, msg_.control);
     } else {
-      push_batch(msg_.batch);
+      forward(msg_.batch);  // its channel is not blocked, or it would not have been read
       in.channel->recycle(std::move(msg_.batch));
     }
     msg_ = Message<T>{};
   }
 
   void deliver_control(std::size_t worker, const Control& control) {
+    if (control.kind == Control::Kind::kBarrier) {
+      if (aligner_.on_barrier(worker, control.checkpoint_id)) release(control.checkpoint_id);
+      return;
+    }
+    if (control.kind == Control::Kind::kEndOfInput && aligner_.on_end_of_input(worker))
+      release(aligner_.completed_id());
     valve_.on_control(worker, control, [&](const Control& c) {
       if (c.kind == Control::Kind::kWatermark) metrics_.watermark_us.set(c.ts_us);
       out_.control(c);
     });
   }
 
+  /// Alignment of barrier `id` complete: the barrier goes on, then what this
+  /// worker's sender handed over meanwhile (it came after the barrier).
+  void release(std::uint64_t id) {
+    out_.control(Control::barrier(id));
+    replay_held();
+  }
+
+  /// Delivers what this worker's sender handed over while blocked, in order,
+  /// until a barrier among it blocks the local input again. A barrier that
+  /// completes another alignment meanwhile releases it from inside (the
+  /// flag keeps that nested release from replaying out of order).
+  void replay_held() {
+    if (replaying_) return;
+    replaying_ = true;
+    while (!held_.empty() && !aligner_.blocked(self_)) {
+      Message<T> m = std::move(held_.front());
+      held_.pop_front();
+      if (m.is_control)
+        deliver_control(self_, m.control);
+      else
+        forward(m.batch);
+    }
+    replaying_ = false;
+  }
+
+  void forward(Batch<T>& batch) {
+    metrics_.records_out.add(batch.size());
+    out_.push(batch);
+  }
+
   std::vector<Incoming> inputs_;
   WatermarkValve valve_;  // one input per worker, this one's included
+  BarrierAligner aligner_;
+  std::deque<Message<T>> held_;  // this worker's own share, while it waits for an alignment
+  bool replaying_ = false;
   std::size_t self_;
   OperatorMetrics& metrics_;
   Output<T> out_;
@@ -177,6 +241,7 @@ class ExchangeSender final : public Input<In>, public ExchangeSenderBase, public
   // own share downstream of the receiver.
   void reachable_gates(std::vector<FlowGate*>& out) override {
     out.push_back(this);
+    out.push_back(&local_);
     local_.output().reachable_gates(out);
   }
   const std::string& operator_name() const override { return metrics_.name; }

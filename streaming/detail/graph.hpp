@@ -15,6 +15,7 @@
 
 #include "streaming/backpressure.hpp"
 #include "streaming/dataflow.hpp"
+#include "streaming/detail/checkpoint_coordinator.hpp"
 #include "streaming/detail/worker.hpp"
 #include "streaming/metrics.hpp"
 #include "streaming/side_output.hpp"
@@ -38,6 +39,8 @@ struct SharedState {
   std::vector<Worker*> workers;      ///< all workers of the run, by index
   std::vector<std::any> by_node;     ///< what `Node::prepare` left for its instances
   std::vector<int> port_consumers;   ///< by port: how many nodes read it
+  /// The query's barrier protocol (null when building outside a query).
+  std::shared_ptr<CheckpointCoordinator> checkpoints;
 };
 
 /// Per-worker instantiation context.

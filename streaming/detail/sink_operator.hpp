@@ -10,8 +10,12 @@ namespace sluice::detail {
 template <class T>
 class SinkOperator final : public Input<T>, public Lifecycle {
  public:
-  SinkOperator(std::unique_ptr<SinkWriter<T>> writer, OperatorMetrics& metrics)
-      : writer_(std::move(writer)), metrics_(metrics) {}
+  SinkOperator(std::unique_ptr<SinkWriter<T>> writer, OperatorMetrics& metrics,
+               std::shared_ptr<CheckpointCoordinator> checkpoints)
+      : writer_(std::move(writer)),
+        metrics_(metrics),
+        checkpoints_(std::move(checkpoints)),
+        slot_(checkpoints_ ? checkpoints_->add_sink() : 0) {}
   void push(Batch<T>& batch) override {
     metrics_.records_in.add(batch.size());
     writer_->write(batch);
@@ -22,6 +26,10 @@ class SinkOperator final : public Input<T>, public Lifecycle {
       writer_->on_watermark(c.ts_us);
     } else if (c.kind == Control::Kind::kEndOfInput) {
       writer_->on_end_of_input();
+      if (checkpoints_) checkpoints_->sink_ended(slot_);
+    } else if (c.kind == Control::Kind::kBarrier) {
+      writer_->on_checkpoint_barrier(c.checkpoint_id);
+      if (checkpoints_) checkpoints_->acknowledge(slot_, c.checkpoint_id);
     }
   }
   void close() override { writer_->close(); }
@@ -30,6 +38,8 @@ class SinkOperator final : public Input<T>, public Lifecycle {
  private:
   std::unique_ptr<SinkWriter<T>> writer_;
   OperatorMetrics& metrics_;
+  std::shared_ptr<CheckpointCoordinator> checkpoints_;
+  std::size_t slot_;  // this instance's place in the coordinator
 };
 
 template <class T>
@@ -40,7 +50,7 @@ class SinkNode final : public Node {
   void instantiate(BuildContext& ctx) const override {
     OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
     SinkContext sc{ctx.worker_index(), ctx.settings.workers, name()};
-    auto& op = ctx.make<SinkOperator<T>>(sink_->open(sc), m);
+    auto& op = ctx.make<SinkOperator<T>>(sink_->open(sc), m, ctx.shared.checkpoints);
     ctx.port<T>(in_).connect(&op);
   }
 

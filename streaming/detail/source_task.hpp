@@ -29,8 +29,9 @@ void log_unconsumed_dead_letter(const DeadLetter& d, std::uint64_t count_so_far,
 template <class T>
 class SourceTask final : public Task {
  public:
-  SourceTask(std::unique_ptr<SourceReader<T>> reader, OperatorMetrics& metrics, std::size_t batch_size)
-      : reader_(std::move(reader)), metrics_(metrics), batch_size_(batch_size) {
+  SourceTask(std::unique_ptr<SourceReader<T>> reader, OperatorMetrics& metrics, std::size_t batch_size,
+             const CheckpointCoordinator* checkpoints = nullptr)
+      : reader_(std::move(reader)), metrics_(metrics), batch_size_(batch_size), checkpoints_(checkpoints) {
     batch_.reserve(batch_size);
   }
 
@@ -59,6 +60,16 @@ class SourceTask final : public Task {
     if (end_requested_) {
       finish();
       return true;
+    }
+    // A checkpoint was requested: its barrier goes after every record
+    // emitted so far (a slow source injects only the newest one requested).
+    if (checkpoints_ != nullptr) {
+      const std::uint64_t id = checkpoints_->requested();
+      if (id > injected_) {
+        injected_ = id;
+        out_.control(Control::barrier(id));
+        sides_.control(Control::barrier(id));
+      }
     }
     batch_.clear();
     dead_.clear();
@@ -111,6 +122,8 @@ class SourceTask final : public Task {
   std::uint64_t dead_count_ = 0;
   bool ended_ = false;
   bool end_requested_ = false;
+  const CheckpointCoordinator* checkpoints_;
+  std::uint64_t injected_ = 0;  // the newest barrier injected
 };
 
 template <class T>
@@ -126,7 +139,7 @@ class SourceNode final : public Node {
     Worker* worker = &ctx.worker;
     SourceContext sc{ctx.worker_index(), ctx.settings.workers, ctx.settings.clock, name(), &m, &ctx.metrics,
                      [worker] { worker->wake().signal(); }};
-    auto& task = ctx.make<SourceTask<T>>(source_->open(sc), m, ctx.settings.batch_size);
+    auto& task = ctx.make<SourceTask<T>>(source_->open(sc), m, ctx.settings.batch_size, ctx.shared.checkpoints.get());
     make_side_outputs(ctx, task.sides());
     ctx.set_port<T>(out_, task.output());
     ctx.worker.add_task(task);

@@ -45,6 +45,7 @@ std::string show(const std::vector<Control>& v) {
       case K::kIdle: s += "idle "; break;
       case K::kActive: s += "active "; break;
       case K::kEndOfInput: s += "end "; break;
+      case K::kBarrier: s += "barrier(" + std::to_string(c.checkpoint_id) + ") "; break;
     }
   }
   return s + "]";
@@ -244,4 +245,13 @@ TEST_CASE("valve: all idle with the channel that turned idle last behind: no reg
   CHECK_EMITS(h.idle(0));
   CHECK_EMITS(h.idle(1), kIdleC);     // max is 100, the output already: only idle
   CHECK(h.valve.watermark() == 100);
+}
+
+TEST_CASE("valve: checkpoint barriers are not combined here (a BarrierAligner aligns them)", "[streaming]") {
+  WatermarkValve v(2);
+  std::vector<Control> out;
+  v.on_control(0, Control::barrier(1), [&](const Control& c) { out.push_back(c); });
+  v.on_control(1, Control::barrier(1), [&](const Control& c) { out.push_back(c); });
+  CHECK(out.empty());
+  CHECK(v.watermark() == kMinTimestamp);
 }
