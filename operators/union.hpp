@@ -8,12 +8,11 @@
 // flow gate holding back the task feeding it meanwhile.
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <vector>
 
 #include "streaming/barrier_aligner.hpp"
-#include "streaming/detail/channel.hpp"
+#include "streaming/detail/held_messages.hpp"
 #include "streaming/detail/graph.hpp"
 #include "streaming/stream.hpp"
 #include "streaming/watermark_valve.hpp"
@@ -37,23 +36,13 @@ class UnionOperator final : public Lifecycle {
     Side(UnionOperator& op, std::size_t index) : op_(op), index_(index) {}
     void push(Batch<T>& batch) override {
       op_.metrics_.records_in.add(batch.size());
-      if (op_.aligner_.blocked(index_) || !op_.held_[index_].empty()) [[unlikely]] {
-        Message<T>& m = op_.held_[index_].emplace_back();
-        m.batch = std::move(batch);
-        batch.clear();
-        return;
-      }
+      if (op_.aligner_.blocked(index_) || !op_.held_[index_].empty()) [[unlikely]] return op_.held_[index_].hold(batch);
       op_.forward(batch);
     }
     void control(const Control& c) override {
       // Held in order with the records while this input waits for an
       // alignment (e.g. a periodic watermark).
-      if (op_.aligner_.blocked(index_) || !op_.held_[index_].empty()) [[unlikely]] {
-        Message<T>& m = op_.held_[index_].emplace_back();
-        m.is_control = true;
-        m.control = c;
-        return;
-      }
+      if (op_.aligner_.blocked(index_) || !op_.held_[index_].empty()) [[unlikely]] return op_.held_[index_].hold(c);
       deliver_control(c);
     }
     void deliver_control(const Control& c) {
@@ -91,18 +80,9 @@ class UnionOperator final : public Lifecycle {
     replaying_ = true;
     for (bool progress = true; progress;) {
       progress = false;
-      for (std::size_t i = 0; i < held_.size(); ++i) {
-        auto& side = held_[i];
-        while (!side.empty() && !aligner_.blocked(i)) {
-          Message<T> m = std::move(side.front());
-          side.pop_front();
-          progress = true;
-          if (m.is_control)
-            inputs_[i]->deliver_control(m.control);
-          else
-            forward(m.batch);
-        }
-      }
+      for (std::size_t i = 0; i < held_.size(); ++i)
+        progress |= held_[i].replay([&] { return !aligner_.blocked(i); }, [&](Batch<T>& b) { forward(b); },
+                                    [&](const Control& c) { inputs_[i]->deliver_control(c); });
     }
     replaying_ = false;
   }
@@ -115,7 +95,7 @@ class UnionOperator final : public Lifecycle {
   std::vector<std::unique_ptr<Side>> inputs_;
   WatermarkValve valve_;
   BarrierAligner aligner_;
-  std::vector<std::deque<Message<T>>> held_;  // per input, while it waits for an alignment
+  std::vector<HeldMessages<T>> held_;  // per input, while it waits for an alignment
   bool replaying_ = false;
   OperatorMetrics& metrics_;
   Output<T> out_;

@@ -18,6 +18,7 @@
 #include "streaming/barrier_aligner.hpp"
 #include "streaming/detail/channel.hpp"
 #include "streaming/detail/graph.hpp"
+#include "streaming/detail/held_messages.hpp"
 #include "streaming/detail/keyed_input.hpp"
 #include "streaming/watermark_valve.hpp"
 
@@ -90,23 +91,13 @@ class ExchangeReceiver final : public Task, public FlowGate {
 
   /// This worker's own share, from its sender (held while it waits for an alignment).
   void push_batch(Batch<T>& batch) {
-    if (aligner_.blocked(self_) || !held_.empty()) [[unlikely]] {
-      Message<T>& m = held_.emplace_back();
-      m.batch = std::move(batch);
-      batch.clear();
-      return;
-    }
+    if (aligner_.blocked(self_) || !held_.empty()) [[unlikely]] return held_.hold(batch);
     forward(batch);
   }
   /// A control message from this worker's own sender (held, in order with
   /// its records, while they wait for an alignment: e.g. a periodic watermark).
   void control_local(const Control& c) {
-    if (aligner_.blocked(self_) || !held_.empty()) [[unlikely]] {
-      Message<T>& m = held_.emplace_back();
-      m.is_control = true;
-      m.control = c;
-      return;
-    }
+    if (aligner_.blocked(self_) || !held_.empty()) [[unlikely]] return held_.hold(c);
     deliver_control(self_, c);
   }
 
@@ -163,14 +154,8 @@ class ExchangeReceiver final : public Task, public FlowGate {
   void replay_held() {
     if (replaying_) return;
     replaying_ = true;
-    while (!held_.empty() && !aligner_.blocked(self_)) {
-      Message<T> m = std::move(held_.front());
-      held_.pop_front();
-      if (m.is_control)
-        deliver_control(self_, m.control);
-      else
-        forward(m.batch);
-    }
+    held_.replay([&] { return !aligner_.blocked(self_); }, [&](Batch<T>& b) { forward(b); },
+                 [&](const Control& c) { deliver_control(self_, c); });
     replaying_ = false;
   }
 
@@ -182,7 +167,7 @@ class ExchangeReceiver final : public Task, public FlowGate {
   std::vector<Incoming> inputs_;
   WatermarkValve valve_;  // one input per worker, this one's included
   BarrierAligner aligner_;
-  std::deque<Message<T>> held_;  // this worker's own share, while it waits for an alignment
+  HeldMessages<T> held_;  // this worker's own share, while it waits for an alignment
   bool replaying_ = false;
   std::size_t self_;
   OperatorMetrics& metrics_;
