@@ -127,8 +127,7 @@ class KeyedProcessOperator final
  public:
   KeyedProcessOperator(const Fn& fn, OperatorMetrics& metrics, const Clock& clock, std::string name,
                        std::uint32_t first_kg, std::uint32_t kg_count, std::size_t worker)
-      // Batch size 1: results go out once per input batch or timer pass, never mid-way.
-      : Base(metrics, clock, {first_kg, kg_count}),
+      : Base(metrics, clock, {first_kg, kg_count}),  // no batch size: it flushes once per batch or timer pass
         fn_(fn),
         backend_(std::move(name), first_kg, kg_count),
         collector_(out_buf_) {
