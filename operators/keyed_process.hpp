@@ -23,6 +23,7 @@
 
 #include "operators/stateless.hpp"
 #include "streaming/detail/graph.hpp"
+#include "streaming/detail/keyed_operator_base.hpp"
 #include "streaming/key_groups.hpp"
 #include "streaming/keyed_state.hpp"
 #include "streaming/stream.hpp"
@@ -112,22 +113,29 @@ struct KeyedProcessFunction {
   using Context = KeyedContext<K>;
 };
 
+/// Keyed state lives in a KeyedStateBackend (per key group too), so the
+/// base holds only the key group range (Group void).
 template <class K, class T, class Fn>
-class KeyedProcessOperator final : public detail::Input<Keyed<K, T>>, public detail::Lifecycle {
+class KeyedProcessOperator final
+    : public detail::KeyedOperatorBase<KeyedProcessOperator<K, T, Fn>, detail::Input<Keyed<K, T>>,
+                                       typename Fn::output_type, void> {
   using Out = typename Fn::output_type;
+  using Base = detail::KeyedOperatorBase<KeyedProcessOperator, detail::Input<Keyed<K, T>>, Out, void>;
+  friend Base;
+  using Base::flush, Base::metrics_, Base::out_buf_;
 
  public:
   KeyedProcessOperator(const Fn& fn, OperatorMetrics& metrics, const Clock& clock, std::string name,
                        std::uint32_t first_kg, std::uint32_t kg_count, std::size_t worker)
-      : fn_(fn), metrics_(metrics), backend_(std::move(name), first_kg, kg_count), collector_(out_buf_) {
+      : Base(metrics, clock, {first_kg, kg_count}),  // no batch size: it flushes once per batch or timer pass
+        fn_(fn),
+        backend_(std::move(name), first_kg, kg_count),
+        collector_(out_buf_) {
     ctx_.backend_ = &backend_;
-    ctx_.sides_ = &sides_;
+    ctx_.sides_ = &this->sides_;
     ctx_.clock_ = &clock;
     ctx_.worker_ = worker;
   }
-
-  detail::Output<Out>& output() { return out_; }
-  detail::SideOutputs& sides() { return sides_; }
 
   void open() override {
     if constexpr (requires { fn_.open(ctx_); }) fn_.open(ctx_);
@@ -155,31 +163,14 @@ class KeyedProcessOperator final : public detail::Input<Keyed<K, T>>, public det
     flush();
   }
 
-  void control(const Control& c) override {
-    if (c.kind == Control::Kind::kWatermark) {
-      ctx_.watermark_ = c.ts_us;
-      metrics_.watermark_us.set(c.ts_us);
-      fire(ctx_.event_timers_, c.ts_us, TimeDomain::kEventTime);
-    }
-    out_.control(c);
-    sides_.control(c);
-  }
-
-  void on_processing_time(Timestamp now) override {
-    try {
-      fire(ctx_.processing_timers_, now, TimeDomain::kProcessingTime);
-    } catch (...) {
-      detail::rethrow_in_operator(metrics_.name);
-    }
-  }
-  const std::string& operator_name() const override { return metrics_.name; }
-
-  void reachable_gates(std::vector<detail::FlowGate*>& out) override {
-    out_.reachable_gates(out);
-    sides_.reachable_gates(out);
-  }
-
  private:
+  // ---- time (the base's hooks) ----
+  void on_event_time(Timestamp watermark) {
+    ctx_.watermark_ = watermark;
+    fire(ctx_.event_timers_, watermark, TimeDomain::kEventTime);
+  }
+  void on_processing_time_tick(Timestamp now) { fire(ctx_.processing_timers_, now, TimeDomain::kProcessingTime); }
+
   void fire(detail::TimerQueue<K>& timers, Timestamp until, TimeDomain domain) {
     if constexpr (requires(Fn f, KeyedContext<K> c, Collector<Out> & o) { f.on_timer(Timestamp{}, c, o); }) {
       detail::KeyContext<K>& kc = backend_.key_context();
@@ -198,20 +189,9 @@ class KeyedProcessOperator final : public detail::Input<Keyed<K, T>>, public det
     }
   }
 
-  void flush() {
-    metrics_.records_out.add(out_buf_.size());
-    out_.push(out_buf_);
-    out_buf_.clear();
-    sides_.flush();
-  }
-
   Fn fn_;
-  OperatorMetrics& metrics_;
   detail::KeyedStateBackend<K> backend_;
   KeyedContext<K> ctx_;
-  detail::Output<Out> out_;
-  detail::SideOutputs sides_;
-  Batch<Out> out_buf_;
   detail::BatchCollector<Out> collector_;
 };
 

@@ -24,6 +24,7 @@
 #include "streaming/dataflow.hpp"
 #include "streaming/detail/flat_hash_map.hpp"
 #include "streaming/detail/graph.hpp"
+#include "streaming/detail/keyed_operator_base.hpp"
 #include "streaming/detail/worker.hpp"
 #include "streaming/key_groups.hpp"
 #include "streaming/metrics.hpp"
@@ -36,47 +37,54 @@
 
 namespace sluice::detail {
 
+/// A key's state in the count window operator. Cache-line aligned: with
+/// random keys each record's state is a cache miss, and a state that
+/// straddles lines would be two.
+template <class Aggs>
+struct alignas(64) CountKeyState {
+  explicit CountKeyState(const Aggs& aggs) : open(aggs.create()), queue(aggs) {}
+  std::int64_t count = 0;           // records of the key so far (its next position)
+  std::int64_t in_slice = 0;        // records in `open`
+  std::int64_t slices_to_fire = 0;  // sliding: slices still to close before the next window ends
+  typename Aggs::acc_type open;     // the slice being filled
+  SliceQueue<Aggs> queue;           // sliding: the key's last size/slice closed slices
+};
+
+/// One local key group of the count window operator: key -> index of its
+/// state. Count windows never drop a key (its position must survive), so
+/// states only ever append and an index stays valid for the life of the
+/// operator.
+template <class K, class Aggs>
+struct CountKeyGroup {
+  FlatHashMap<K, std::uint32_t> index;
+  std::vector<CountKeyState<Aggs>> states;
+};
+
 template <class K, class T, class Aggs>
-class CountWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
+class CountWindowOperator final
+    : public KeyedOperatorBase<CountWindowOperator<K, T, Aggs>, Input<Keyed<K, T>>,
+                               WindowResult<K, typename Aggs::result_type>, CountKeyGroup<K, Aggs>> {
+  using Base = KeyedOperatorBase<CountWindowOperator, Input<Keyed<K, T>>, WindowResult<K, typename Aggs::result_type>,
+                                 CountKeyGroup<K, Aggs>>;
+  using Base::flush, Base::flush_if_full, Base::groups_, Base::metrics_, Base::out_buf_;
   using Acc = typename Aggs::acc_type;
   using Values = typename Aggs::result_type;
   using Out = WindowResult<K, Values>;
-
-  // A key's state. Cache-line aligned: with random keys each record's state
-  // is a cache miss, and a state that straddles lines would be two.
-  struct alignas(64) KeyState {
-    explicit KeyState(const Aggs& aggs) : open(aggs.create()), queue(aggs) {}
-    std::int64_t count = 0;           // records of the key so far (its next position)
-    std::int64_t in_slice = 0;        // records in `open`
-    std::int64_t slices_to_fire = 0;  // sliding: slices still to close before the next window ends
-    Acc open;                         // the slice being filled
-    SliceQueue<Aggs> queue;           // sliding: the key's last size/slice closed slices
-  };
-  /// One local key group: key -> index of its state. Count windows never
-  /// drop a key (its position must survive), so states only ever append and
-  /// an index stays valid for the life of the operator.
-  struct Group {
-    FlatHashMap<K, std::uint32_t> index;
-    std::vector<KeyState> states;
-  };
+  using KeyState = CountKeyState<Aggs>;
+  using Group = CountKeyGroup<K, Aggs>;
 
  public:
   static constexpr SliceCombine kCombine = slice_combine_of<Aggs>;
 
-  CountWindowOperator(Aggs aggs, const CountWindows& spec, OperatorMetrics& metrics, const Clock& /*clock*/,
+  CountWindowOperator(Aggs aggs, const CountWindows& spec, OperatorMetrics& metrics, const Clock& clock,
                       std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size)
-      : aggs_(std::move(aggs)),
+      : Base(metrics, clock, {first_kg, kg_count, batch_size}),
+        aggs_(std::move(aggs)),
         size_(spec.size),
         slice_(spec.slice()),
         slices_per_slide_(spec.slide / spec.slice()),
         slices_per_window_(static_cast<std::size_t>(spec.size / spec.slice())),
-        tumbling_(spec.is_tumbling()),
-        batch_size_(std::max<std::size_t>(batch_size, 1)),
-        metrics_(metrics),
-        first_kg_(first_kg),
-        groups_(kg_count) {}
-
-  Output<Out>& output() { return out_; }
+        tumbling_(spec.is_tumbling()) {}
 
   void push(Batch<Keyed<K, T>>& batch) override {
     const std::size_t n = batch.size();
@@ -84,14 +92,6 @@ class CountWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
     metrics_.records_in.add(n);
     flush();
   }
-
-  void control(const Control& c) override {
-    if (c.kind == Control::Kind::kWatermark) metrics_.watermark_us.set(c.ts_us);
-    out_.control(c);
-  }
-
-  const std::string& operator_name() const override { return metrics_.name; }
-  void reachable_gates(std::vector<FlowGate*>& out) override { out_.reachable_gates(out); }
 
   /// Keys holding state (for tests and metrics; O(keys)). Count windows
   /// keep a key's position forever, so this only grows.
@@ -154,7 +154,7 @@ class CountWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
     }
   }
 
-  Group& group(std::uint32_t key_group) { return groups_[key_group - first_kg_]; }
+  Group& group(std::uint32_t key_group) { return groups_[key_group]; }
 
   /// The index of the key's state in its group, created if new.
   std::uint32_t state_index(Group& g, const Keyed<K, T>& k) {
@@ -165,14 +165,7 @@ class CountWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
 
   void emit(const K& key, std::int64_t start, std::int64_t end, Values values, Timestamp ts) {
     out_buf_.push_back(Record<Out>{Out{key, TimeWindow{start, end}, std::move(values), ChangeKind::kInsert}, ts});
-    if (out_buf_.size() >= batch_size_) flush();
-  }
-
-  void flush() {
-    if (out_buf_.empty()) return;
-    metrics_.records_out.add(out_buf_.size());
-    out_.push(out_buf_);
-    out_buf_.clear();
+    flush_if_full();
   }
 
   Aggs aggs_;
@@ -181,13 +174,6 @@ class CountWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
   std::int64_t slices_per_slide_;
   std::size_t slices_per_window_;
   bool tumbling_;
-  std::size_t batch_size_;
-  OperatorMetrics& metrics_;
-  std::uint32_t first_kg_;
-  std::vector<Group> groups_;  // one per local key group
-
-  Output<Out> out_;
-  Batch<Out> out_buf_;
 };
 
 template <class K, class T, class Aggs>

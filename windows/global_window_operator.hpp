@@ -21,6 +21,7 @@
 #include "streaming/dataflow.hpp"
 #include "streaming/detail/flat_hash_map.hpp"
 #include "streaming/detail/graph.hpp"
+#include "streaming/detail/keyed_operator_base.hpp"
 #include "streaming/detail/worker.hpp"
 #include "streaming/key_groups.hpp"
 #include "streaming/metrics.hpp"
@@ -43,35 +44,44 @@ struct ValuesComparable<std::tuple<E...>> : std::bool_constant<(ValuesComparable
 template <class E>
 struct ValuesComparable<std::vector<E>> : ValuesComparable<E> {};
 
+/// A key's state in the global window operator; State: the trigger's.
+template <class Aggs, class State>
+struct GlobalKeyState {
+  explicit GlobalKeyState(const Aggs& aggs) : acc(aggs.create()) {}
+  typename Aggs::acc_type acc;
+  bool has_records = false;                              // a record since the start or the last purge
+  State state{};                                         // the trigger's
+  std::optional<typename Aggs::result_type> emitted;  // values of the last firing since the last purge
+};
+
+/// The global window operator's state of one key group.
+template <class K, class Aggs, class Trigger>
+using GlobalTable = FlatHashMap<K, GlobalKeyState<Aggs, typename Trigger::state_type>>;
+
 template <class K, class T, class Aggs, class Trigger>
-class GlobalWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle, private TriggerTimers {
+class GlobalWindowOperator final
+    : public KeyedOperatorBase<GlobalWindowOperator<K, T, Aggs, Trigger>, Input<Keyed<K, T>>,
+                               WindowResult<K, typename Aggs::result_type>, GlobalTable<K, Aggs, Trigger>>,
+      private TriggerTimers {
+  using Base = KeyedOperatorBase<GlobalWindowOperator, Input<Keyed<K, T>>, WindowResult<K, typename Aggs::result_type>,
+                                 GlobalTable<K, Aggs, Trigger>>;
+  friend Base;
+  using Base::flush, Base::flush_if_full, Base::groups_, Base::metrics_, Base::out_buf_;
   using Acc = typename Aggs::acc_type;
   using Values = typename Aggs::result_type;
   using Out = WindowResult<K, Values>;
   using State = typename Trigger::state_type;
   static constexpr bool kComparable = ValuesComparable<Values>::value;
-
-  struct KeyState {
-    explicit KeyState(const Aggs& aggs) : acc(aggs.create()) {}
-    Acc acc;
-    bool has_records = false;       // a record since the start or the last purge
-    State state{};                  // the trigger's
-    std::optional<Values> emitted;  // values of the last firing since the last purge
-  };
-  using Table = FlatHashMap<K, KeyState>;
+  using KeyState = GlobalKeyState<Aggs, State>;
+  using Table = GlobalTable<K, Aggs, Trigger>;
 
  public:
   GlobalWindowOperator(Aggs aggs, const GlobalWindows<Trigger>& spec, OperatorMetrics& metrics, const Clock& clock,
                        std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size)
-      : aggs_(std::move(aggs)),
+      : Base(metrics, clock, {first_kg, kg_count, batch_size}),
+        aggs_(std::move(aggs)),
         trigger_(spec.trigger_fn),
-        batch_size_(std::max<std::size_t>(batch_size, 1)),
-        metrics_(metrics),
-        first_kg_(first_kg),
-        tables_(kg_count),
         ctx_(*this, clock) {}
-
-  Output<Out>& output() { return out_; }
 
   void push(Batch<Keyed<K, T>>& batch) override {
     const std::size_t n = batch.size();
@@ -95,39 +105,26 @@ class GlobalWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle, 
     flush();
   }
 
-  void control(const Control& c) override {
-    if (c.kind == Control::Kind::kWatermark) {
-      metrics_.watermark_us.set(c.ts_us);
-      if (c.ts_us > ctx_.watermark_) {
-        ctx_.watermark_ = c.ts_us;
-        fire_timers(event_timers_, c.ts_us, /*event_time=*/true);
-      }
-    }
-    out_.control(c);
-  }
-
-  void on_processing_time(Timestamp now) override {
-    try {
-      fire_timers(processing_timers_, now, /*event_time=*/false);
-    } catch (...) {
-      rethrow_in_operator(metrics_.name);
-    }
-  }
-
-  const std::string& operator_name() const override { return metrics_.name; }
-  void reachable_gates(std::vector<FlowGate*>& out) override { out_.reachable_gates(out); }
-
   /// Keys holding state (for tests and metrics; O(key groups)).
   std::size_t key_count() const {
     std::size_t n = 0;
-    for (const Table& t : tables_) n += t.size();
+    for (const Table& t : groups_) n += t.size();
     return n;
   }
   /// Pending timers (event time, processing time).
   std::pair<std::size_t, std::size_t> timer_count() const { return {event_timers_.size(), processing_timers_.size()}; }
 
  private:
-  Table& table(std::uint32_t key_group) { return tables_[key_group - first_kg_]; }
+  // ---- time (the base's hooks) ----
+  void on_event_time(Timestamp watermark) {
+    if (watermark > ctx_.watermark_) {
+      ctx_.watermark_ = watermark;
+      fire_timers(event_timers_, watermark, /*event_time=*/true);
+    }
+  }
+  void on_processing_time_tick(Timestamp now) { fire_timers(processing_timers_, now, /*event_time=*/false); }
+
+  Table& table(std::uint32_t key_group) { return groups_[key_group]; }
 
   void set_key(const K& key, std::uint32_t key_group, KeyState& ks) {
     key_ = &key;
@@ -198,14 +195,7 @@ class GlobalWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle, 
   void emit(Values values, ChangeKind kind, Timestamp ts) {
     out_buf_.push_back(
         Record<Out>{Out{*key_, TimeWindow{kMinTimestamp, kMaxTimestamp}, std::move(values), kind}, ts});
-    if (out_buf_.size() >= batch_size_) flush();
-  }
-
-  void flush() {
-    if (out_buf_.empty()) return;
-    metrics_.records_out.add(out_buf_.size());
-    out_.push(out_buf_);
-    out_buf_.clear();
+    flush_if_full();
   }
 
   // ---- TriggerTimers: the current key's timers ----
@@ -216,10 +206,6 @@ class GlobalWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle, 
 
   Aggs aggs_;
   Trigger trigger_;
-  std::size_t batch_size_;
-  OperatorMetrics& metrics_;
-  std::uint32_t first_kg_;
-  std::vector<Table> tables_;  // one per local key group
   TimerQueue<K> event_timers_;
   TimerQueue<K> processing_timers_;
   TriggerContext<State> ctx_;
@@ -227,9 +213,6 @@ class GlobalWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle, 
   // The key a trigger is being called for.
   const K* key_ = nullptr;
   std::uint32_t key_group_ = 0;
-
-  Output<Out> out_;
-  Batch<Out> out_buf_;
 };
 
 template <class K, class T, class Aggs, class Trigger>

@@ -27,6 +27,7 @@
 
 #include "streaming/dataflow.hpp"
 #include "streaming/detail/flat_hash_map.hpp"
+#include "streaming/detail/keyed_operator_base.hpp"
 #include "streaming/detail/worker.hpp"
 #include "streaming/metrics.hpp"
 #include "streaming/side_output.hpp"
@@ -34,45 +35,49 @@
 #include "windows/aggregate.hpp"
 #include "windows/assigners.hpp"
 #include "windows/detail/slicing.hpp"
-#include "windows/detail/window_output.hpp"
 #include "windows/window.hpp"
 
 namespace sluice::detail {
 
+/// One key's window in the pane operator.
+template <class Acc, class Values>
+struct WindowPane {
+  Acc acc;
+  std::optional<Values> emitted;  // what this window emitted last
+  std::uint64_t since = 0;        // records added since it last emitted (early count)
+  bool fired = false;             // its end has passed
+  bool dirty = false;             // changed since it last emitted (early interval)
+};
+
+/// The pane operator's state of one key group: key -> window end -> pane.
+template <class K, class Aggs>
+using PaneTable = FlatHashMap<K, std::map<Timestamp, WindowPane<typename Aggs::acc_type, typename Aggs::result_type>>>;
+
 template <class K, class T, class Aggs>
-class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
+class PaneWindowOperator final
+    : public KeyedOperatorBase<PaneWindowOperator<K, T, Aggs>, Input<Keyed<K, T>>,
+                               WindowResult<K, typename Aggs::result_type>, PaneTable<K, Aggs>> {
+  using Base = KeyedOperatorBase<PaneWindowOperator, Input<Keyed<K, T>>, WindowResult<K, typename Aggs::result_type>,
+                                 PaneTable<K, Aggs>>;
+  friend Base;
+  using Base::clock_, Base::flush, Base::flush_if_full, Base::groups_, Base::metrics_, Base::out_buf_, Base::send_late;
   using Acc = typename Aggs::acc_type;
   using Values = typename Aggs::result_type;
   using Out = WindowResult<K, Values>;
-
-  struct Pane {
-    Acc acc;
-    std::optional<Values> emitted;  // what this window emitted last
-    std::uint64_t since = 0;        // records added since it last emitted (early count)
-    bool fired = false;             // its end has passed
-    bool dirty = false;             // changed since it last emitted (early interval)
-  };
+  using Pane = WindowPane<Acc, Values>;
   using Panes = std::map<Timestamp, Pane>;  // window end -> pane
-  using Table = FlatHashMap<K, Panes>;
+  using Table = PaneTable<K, Aggs>;
 
  public:
   PaneWindowOperator(Aggs aggs, const TimeWindows& windows, DurationUs lateness, std::uint64_t late_tag,
                      OperatorMetrics& metrics, const Clock& clock, std::uint32_t first_kg, std::uint32_t kg_count,
                      std::size_t batch_size)
-      : aggs_(std::move(aggs)),
+      : Base(metrics, clock, {first_kg, kg_count, batch_size, late_tag}),
+        aggs_(std::move(aggs)),
         grid_(windows),
         policy_(windows.emit),
         processing_time_(windows.time == WindowTime::kProcessingTime),
-        lateness_(lateness),
-        late_tag_(late_tag),
-        batch_size_(std::max<std::size_t>(batch_size, 1)),
-        metrics_(metrics),
-        clock_(clock),
-        first_kg_(first_kg),
-        tables_(kg_count) {}
-
-  Output<Out>& output() { return out_; }
-  SideOutputs& sides() { return sides_; }
+        lateness_(lateness) {}
 
   void push(Batch<Keyed<K, T>>& batch) override {
     // Processing time: records take the clock's time, but never a time whose
@@ -84,46 +89,32 @@ class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
     flush();
   }
 
-  void control(const Control& c) override {
-    if (c.kind == Control::Kind::kWatermark) {
-      metrics_.watermark_us.set(c.ts_us);
-      if (!processing_time_) advance_to(c.ts_us);
-    } else if (c.kind == Control::Kind::kEndOfInput && processing_time_) {
-      advance_to(kMaxTimestamp);
-    }
-    out_.control(c);
-    sides_.control(c);
-  }
-
-  void on_processing_time(Timestamp now) override {
-    try {
-      if (processing_time_) advance_to(now);
-      if (policy_.kind == EmitPolicy::Kind::kEarlyInterval) {
-        if (next_early_ == kMinTimestamp) next_early_ = now + policy_.interval_us;
-        if (now >= next_early_) {
-          early_fire();
-          next_early_ = now + policy_.interval_us;
-        }
-      }
-    } catch (...) {
-      rethrow_in_operator(metrics_.name);
-    }
-  }
-
-  const std::string& operator_name() const override { return metrics_.name; }
-  void reachable_gates(std::vector<FlowGate*>& out) override {
-    out_.reachable_gates(out);
-    sides_.reachable_gates(out);
-  }
-
   /// Keys holding window state (for tests and metrics).
   std::size_t key_count() const {
     std::size_t n = 0;
-    for (const Table& t : tables_) n += t.size();
+    for (const Table& t : groups_) n += t.size();
     return n;
   }
 
  private:
+  // ---- time (the base's hooks) ----
+  void on_event_time(Timestamp watermark) {
+    if (!processing_time_) advance_to(watermark);
+  }
+  void on_end_of_input() {
+    if (processing_time_) advance_to(kMaxTimestamp);
+  }
+  void on_processing_time_tick(Timestamp now) {
+    if (processing_time_) advance_to(now);
+    if (policy_.kind == EmitPolicy::Kind::kEarlyInterval) {
+      if (next_early_ == kMinTimestamp) next_early_ = now + policy_.interval_us;
+      if (now >= next_early_) {
+        early_fire();
+        next_early_ = now + policy_.interval_us;
+      }
+    }
+  }
+
   void add(Record<Keyed<K, T>>& r, Timestamp ts) {
     Keyed<K, T>& k = r.value;
     Panes* panes = nullptr;
@@ -131,14 +122,14 @@ class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
     // Outside the valid range no window can hold it (nor be computed without
     // overflow; see windows/detail/slicing.hpp): late, counted.
     if (!is_valid_timestamp(ts)) [[unlikely]] {
-      send_late(sides_, metrics_, late_tag_, std::move(k.value), r.ts_us);
+      send_late(std::move(k.value), r.ts_us);
       return;
     }
     // The windows holding ts end in [ts + 1, ts + size].
     for (Timestamp e = grid_.ceil_window_end(ts + 1); e <= ts + grid_.size; e += grid_.slide) {
       if (!processing_time_ && e - 1 + lateness_ <= time_) continue;  // closed
       taken = true;
-      if (panes == nullptr) panes = &*tables_[k.key_group - first_kg_].try_emplace_hashed(k.key, k.key_hash).first;
+      if (panes == nullptr) panes = &*groups_[k.key_group].try_emplace_hashed(k.key, k.key_hash).first;
       auto [it, created] = panes->try_emplace(e);
       Pane& p = it->second;
       if (created) {
@@ -166,7 +157,7 @@ class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
           break;
       }
     }
-    if (!taken) send_late(sides_, metrics_, late_tag_, std::move(k.value), r.ts_us);
+    if (!taken) send_late(std::move(k.value), r.ts_us);
   }
 
   /// Emits the pane's current result: kInsert the first time, else -U/+U;
@@ -201,7 +192,7 @@ class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
     }
     while (!live_.empty() && *live_.begin() - 1 + lateness_ <= time) {
       const Timestamp e = *live_.begin();
-      for (Table& t : tables_) {
+      for (Table& t : groups_) {
         t.for_each([&](const K& key, Panes& panes) {
           panes.erase(e);
           if (panes.empty()) dead_keys_.push_back(key);
@@ -215,24 +206,24 @@ class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
   }
 
   void early_fire() {
-    for (Table& t : tables_) {
+    for (Table& t : groups_) {
       t.for_each([&](const K& key, Panes& panes) {
         for (auto& [e, p] : panes)
           if (!p.fired && p.dirty) emit_update(key, e, p, false);
       });
-      if (out_buf_.size() >= batch_size_) flush();
+      flush_if_full();
     }
     flush();
   }
 
   template <class F>
   void each_pane(Timestamp e, F&& f) {
-    for (Table& t : tables_) {
+    for (Table& t : groups_) {
       t.for_each([&](const K& key, Panes& panes) {
         auto it = panes.find(e);
         if (it != panes.end()) f(key, it->second);
       });
-      if (out_buf_.size() >= batch_size_) flush();
+      flush_if_full();
     }
   }
 
@@ -240,29 +231,17 @@ class PaneWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
     out_buf_.push_back(Record<Out>{Out{key, TimeWindow{e - grid_.size, e}, std::move(values), kind}, e - 1});
   }
 
-  void flush() { flush_results(out_buf_, out_, sides_, metrics_); }
-
   Aggs aggs_;
   SliceGrid grid_;
   EmitPolicy policy_;
   bool processing_time_;
   DurationUs lateness_;
-  std::uint64_t late_tag_;
-  std::size_t batch_size_;
-  OperatorMetrics& metrics_;
-  const Clock& clock_;
-  std::uint32_t first_kg_;
-  std::vector<Table> tables_;  // one per local key group
 
   Timestamp time_ = kMinTimestamp;        // watermark (or clock) the windows have been fired to
   Timestamp next_early_ = kMinTimestamp;  // next early firing (processing time)
   std::set<Timestamp> unfired_;  // ends of windows with panes whose end has not passed
   std::set<Timestamp> live_;     // ends of windows with panes held (until end + lateness)
   std::vector<K> dead_keys_;
-
-  Output<Out> out_;
-  SideOutputs sides_;
-  Batch<Out> out_buf_;
 };
 
 }  // namespace sluice::detail

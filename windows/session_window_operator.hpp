@@ -51,6 +51,7 @@
 #include "streaming/dataflow.hpp"
 #include "streaming/detail/flat_hash_map.hpp"
 #include "streaming/detail/graph.hpp"
+#include "streaming/detail/keyed_operator_base.hpp"
 #include "streaming/detail/worker.hpp"
 #include "streaming/key_groups.hpp"
 #include "streaming/metrics.hpp"
@@ -58,7 +59,6 @@
 #include "streaming/stream.hpp"
 #include "streaming/timer_service.hpp"
 #include "windows/aggregate.hpp"
-#include "windows/detail/window_output.hpp"
 #include "windows/session_windows.hpp"
 #include "windows/window.hpp"
 #include "windows/window_operator.hpp"
@@ -71,41 +71,48 @@ struct SessionSettings {
   std::uint64_t late_tag_id = 0;  ///< 0: late records are only counted
 };
 
+/// One session of a key.
+template <class Acc>
+struct KeySession {
+  Timestamp start;
+  Timestamp end;
+  Timestamp timer;  // the pending timer that will look at this session (kNoTimer: none)
+  bool fired;
+  Acc acc;
+};
+
+/// The session operator's state of one key group: key -> its sessions, by
+/// start; never overlapping or touching.
+template <class K, class Aggs>
+using SessionTable = FlatHashMap<K, std::vector<KeySession<typename Aggs::acc_type>>>;
+
 template <class K, class T, class Aggs>
-class SessionWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle {
+class SessionWindowOperator final
+    : public KeyedOperatorBase<SessionWindowOperator<K, T, Aggs>, Input<Keyed<K, T>>,
+                               WindowResult<K, typename Aggs::result_type>, SessionTable<K, Aggs>> {
+  using Base = KeyedOperatorBase<SessionWindowOperator, Input<Keyed<K, T>>,
+                                 WindowResult<K, typename Aggs::result_type>, SessionTable<K, Aggs>>;
+  friend Base;
+  using Base::clock_, Base::flush, Base::flush_if_full, Base::groups_, Base::metrics_, Base::out_buf_, Base::send_late;
   using Acc = typename Aggs::acc_type;
   using Values = typename Aggs::result_type;
   using Out = WindowResult<K, Values>;
 
   static constexpr Timestamp kNoTimer = kMinTimestamp;  // pending timers are always > the watermark
 
-  struct Session {
-    Timestamp start;
-    Timestamp end;
-    Timestamp timer;  // the pending timer that will look at this session (kNoTimer: none)
-    bool fired;
-    Acc acc;
-  };
+  using Session = KeySession<Acc>;
   using Sessions = std::vector<Session>;  // by start; never overlapping or touching
-  using Table = FlatHashMap<K, Sessions>;
+  using Table = SessionTable<K, Aggs>;
 
  public:
   SessionWindowOperator(Aggs aggs, const SessionSettings& s, OperatorMetrics& metrics, const Clock& clock,
                         std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size)
-      : aggs_(std::move(aggs)),
+      : Base(metrics, clock, {first_kg, kg_count, batch_size, s.late_tag_id}),
+        aggs_(std::move(aggs)),
         gap_(s.windows.gap_us),
         processing_time_(s.windows.time == WindowTime::kProcessingTime),
         lateness_(processing_time_ ? 0 : s.allowed_lateness_us),
-        max_sessions_(s.windows.max_sessions ? static_cast<std::size_t>(*s.windows.max_sessions) : 0),
-        late_tag_(s.late_tag_id),
-        batch_size_(std::max<std::size_t>(batch_size, 1)),
-        metrics_(metrics),
-        clock_(clock),
-        first_kg_(first_kg),
-        tables_(kg_count) {}
-
-  Output<Out>& output() { return out_; }
-  SideOutputs& sides() { return sides_; }
+        max_sessions_(s.windows.max_sessions ? static_cast<std::size_t>(*s.windows.max_sessions) : 0) {}
 
   void push(Batch<Keyed<K, T>>& batch) override {
     const std::size_t n = batch.size();
@@ -118,55 +125,38 @@ class SessionWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
     Record<Keyed<K, T>>* records = batch.data();
     for (std::size_t i = 0; i < n; ++i) {
       add(records[i], processing_time_ ? now : records[i].ts_us);
-      if (out_buf_.size() >= batch_size_) flush();
+      flush_if_full();
     }
     metrics_.records_in.add(n);
     flush();
   }
 
-  void control(const Control& c) override {
-    if (c.kind == Control::Kind::kWatermark) {
-      metrics_.watermark_us.set(c.ts_us);
-      if (!processing_time_) advance_to(c.ts_us);
-    } else if (c.kind == Control::Kind::kEndOfInput) {
-      advance_to(kMaxTimestamp);  // every session still open fires
-    }
-    out_.control(c);
-    sides_.control(c);
-  }
-
-  void on_processing_time(Timestamp now) override {
-    if (!processing_time_) return;
-    try {
-      advance_to(now);
-    } catch (...) {
-      rethrow_in_operator(metrics_.name);
-    }
-  }
-
-  const std::string& operator_name() const override { return metrics_.name; }
-  void reachable_gates(std::vector<FlowGate*>& out) override {
-    out_.reachable_gates(out);
-    sides_.reachable_gates(out);
-  }
-
   /// Keys holding at least one session (for tests and metrics).
   std::size_t key_count() const {
     std::size_t n = 0;
-    for (const Table& t : tables_) n += t.size();
+    for (const Table& t : groups_) n += t.size();
     return n;
   }
   /// Sessions held, over all keys (for tests and metrics; O(keys)).
   std::size_t session_count() const {
     std::size_t n = 0;
-    for (const Table& t : tables_) t.for_each([&](const K&, const Sessions& s) { n += s.size(); });
+    for (const Table& t : groups_) t.for_each([&](const K&, const Sessions& s) { n += s.size(); });
     return n;
   }
   /// Sessions dropped early to keep a key within with_max_sessions(n).
   std::uint64_t evicted_sessions() const { return evicted_; }
 
  private:
-  Table& table(std::uint32_t key_group) { return tables_[key_group - first_kg_]; }
+  // ---- time (the base's hooks) ----
+  void on_event_time(Timestamp watermark) {
+    if (!processing_time_) advance_to(watermark);
+  }
+  void on_end_of_input() { advance_to(kMaxTimestamp); }  // every session still open fires
+  void on_processing_time_tick(Timestamp now) {
+    if (processing_time_) advance_to(now);
+  }
+
+  Table& table(std::uint32_t key_group) { return groups_[key_group]; }
 
   /// Whether time `t` is at or behind what the operator has fired up to.
   bool reached(Timestamp t) const { return time_ != kMinTimestamp && t <= time_; }
@@ -267,7 +257,7 @@ class SessionWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
   }
 
   void on_late(Record<Keyed<K, T>>& r) {
-    send_late(sides_, metrics_, late_tag_, std::move(r.value.value), r.ts_us);
+    send_late(std::move(r.value.value), r.ts_us);
   }
 
   // ---- time ----
@@ -279,7 +269,7 @@ class SessionWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
     time_ = time;
     timers_.advance(time, [&](const Timer<K>& t) {
       on_timer(t);
-      if (out_buf_.size() >= batch_size_) flush();
+      flush_if_full();
     });
     flush();
   }
@@ -323,27 +313,15 @@ class SessionWindowOperator final : public Input<Keyed<K, T>>, public Lifecycle 
     out_buf_.push_back(Record<Out>{Out{key, TimeWindow{start, end}, std::move(values), kind}, end - 1});
   }
 
-  void flush() { flush_results(out_buf_, out_, sides_, metrics_); }
-
   Aggs aggs_;
   DurationUs gap_;
   bool processing_time_;
   DurationUs lateness_;
   std::size_t max_sessions_;  // 0: unbounded
-  std::uint64_t late_tag_;
-  std::size_t batch_size_;
-  OperatorMetrics& metrics_;
-  const Clock& clock_;
-  std::uint32_t first_kg_;
-  std::vector<Table> tables_;  // one per local key group
 
   Timestamp time_ = kMinTimestamp;  // the watermark (or processing time) sessions have fired up to
   TimerQueue<K> timers_;
   std::uint64_t evicted_ = 0;
-
-  Output<Out> out_;
-  SideOutputs sides_;
-  Batch<Out> out_buf_;
 };
 
 template <class K, class T, class Aggs>

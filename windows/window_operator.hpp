@@ -39,6 +39,7 @@
 #include "streaming/detail/flat_hash_map.hpp"
 #include "streaming/detail/graph.hpp"
 #include "streaming/detail/keyed_input.hpp"
+#include "streaming/detail/keyed_operator_base.hpp"
 #include "streaming/detail/worker.hpp"
 #include "streaming/key_groups.hpp"
 #include "streaming/metrics.hpp"
@@ -46,8 +47,8 @@
 #include "streaming/stream.hpp"
 #include "windows/aggregate.hpp"
 #include "windows/assigners.hpp"
+#include "windows/detail/slice_queue.hpp"
 #include "windows/detail/slicing.hpp"
-#include "windows/detail/window_output.hpp"
 #include "windows/pane_window_operator.hpp"
 #include "windows/window.hpp"
 
@@ -79,27 +80,41 @@ struct Partial {
   std::uint64_t records = 0;  ///< how many records it folds (counted if it arrives late)
 };
 
+/// One key's state in the slicing window operator: its closed slices (S:
+/// Slice<Acc, two stacks?>) and the window it fired last.
+template <class S, class Acc>
+struct SlicingKeyWindows {
+  SliceList<S> slices;
+  // Slices [0, lo) only wait for late records of windows already fired;
+  // [lo, hi) make up the window fired last; [hi, size) are newer.
+  // Retract: `window` merges [lo, hi). Two stacks: [lo, mid) hold suffix
+  // merges, `window` merges [mid, hi).
+  std::uint32_t lo = 0, mid = 0, hi = 0;
+  Timestamp at = kMinTimestamp;  // end of the window fired last (kMin: none yet)
+  bool stale = false;            // a late record changed [lo, hi): rebuild before use
+  Acc window;
+};
+
+/// The slices of the windows of Aggs.
+template <class Aggs>
+using SliceOf = Slice<typename Aggs::acc_type, slice_combine_of<Aggs> == SliceCombine::kTwoStacks>;
+
 template <class K, class T, class Aggs>
-class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
+class SlicingWindowOperator final
+    : public KeyedOperatorBase<SlicingWindowOperator<K, T, Aggs>, KeyedInput<K, T>,
+                               WindowResult<K, typename Aggs::result_type>,
+                               FlatHashMap<K, SlicingKeyWindows<SliceOf<Aggs>, typename Aggs::acc_type>>> {
+  using Base = KeyedOperatorBase<SlicingWindowOperator, KeyedInput<K, T>, WindowResult<K, typename Aggs::result_type>,
+                                 FlatHashMap<K, SlicingKeyWindows<SliceOf<Aggs>, typename Aggs::acc_type>>>;
+  friend Base;
+  using Base::clock_, Base::flush, Base::flush_if_full, Base::groups_, Base::metrics_, Base::out_buf_, Base::send_late;
   using Acc = typename Aggs::acc_type;
   using Values = typename Aggs::result_type;
   using Out = WindowResult<K, Values>;
-  enum class Combine { kRetract, kTwoStacks, kMergeAll };
-  static constexpr Combine kCombine =
-      Aggs::holistic ? Combine::kMergeAll : (Aggs::retractable ? Combine::kRetract : Combine::kTwoStacks);
-  using S = Slice<Acc, kCombine == Combine::kTwoStacks>;
-
-  struct KeyWindows {
-    SliceList<S> slices;
-    // Slices [0, lo) only wait for late records of windows already fired;
-    // [lo, hi) make up the window fired last; [hi, size) are newer.
-    // Retract: `window` merges [lo, hi). Two stacks: [lo, mid) hold suffix
-    // merges, `window` merges [mid, hi).
-    std::uint32_t lo = 0, mid = 0, hi = 0;
-    Timestamp at = kMinTimestamp;  // end of the window fired last (kMin: none yet)
-    bool stale = false;            // a late record changed [lo, hi): rebuild before use
-    Acc window;
-  };
+  using Combine = SliceCombine;
+  static constexpr Combine kCombine = slice_combine_of<Aggs>;
+  using S = SliceOf<Aggs>;
+  using KeyWindows = SlicingKeyWindows<S, Acc>;
   using Table = FlatHashMap<K, KeyWindows>;
   using AccTable = FlatHashMap<K, Acc>;
 
@@ -115,22 +130,14 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   SlicingWindowOperator(Aggs aggs, const WindowSettings& s, OperatorMetrics& metrics, const Clock& clock,
                         std::uint32_t first_kg, std::uint32_t kg_count, std::size_t max_parallelism,
                         std::size_t batch_size)
-      : aggs_(std::move(aggs)),
+      : Base(metrics, clock, {first_kg, kg_count, batch_size, s.late_tag_id}),
+        aggs_(std::move(aggs)),
         grid_(s.windows),
         tumbling_(s.windows.is_tumbling()),
         processing_time_(s.windows.time == WindowTime::kProcessingTime),
         lateness_(s.allowed_lateness_us),
         direct_(tumbling_ && lateness_ == 0),
-        late_tag_(s.late_tag_id),
-        batch_size_(std::max<std::size_t>(batch_size, 1)),
-        metrics_(metrics),
-        clock_(clock),
-        first_kg_(first_kg),
-        max_parallelism_(max_parallelism),
-        tables_(kg_count) {}
-
-  Output<Out>& output() { return out_; }
-  SideOutputs& sides() { return sides_; }
+        max_parallelism_(max_parallelism) {}
 
   void push(Batch<Keyed<K, T>>& batch) override { add(KeyedView<K, T>{batch.data(), batch.size()}); }
   void push_local(LocalKeyedBatch<K, T>& batch) override { add(LocalKeyedView<K, T>(batch)); }
@@ -140,41 +147,26 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
     add(KeyedView<K, Partial<Acc>>{batch.data(), batch.size()});
   }
 
-  void control(const Control& c) override {
-    if (c.kind == Control::Kind::kWatermark) {
-      metrics_.watermark_us.set(c.ts_us);
-      if (!processing_time_) advance_to(c.ts_us);
-    } else if (c.kind == Control::Kind::kEndOfInput && processing_time_) {
-      advance_to(kMaxTimestamp);  // flush every window still open
-    }
-    out_.control(c);
-    sides_.control(c);
-  }
-
-  void on_processing_time(Timestamp now) override {
-    if (!processing_time_) return;
-    try {
-      advance_to(now);
-    } catch (...) {
-      rethrow_in_operator(metrics_.name);
-    }
-  }
-
-  const std::string& operator_name() const override { return metrics_.name; }
-  void reachable_gates(std::vector<FlowGate*>& out) override {
-    out_.reachable_gates(out);
-    sides_.reachable_gates(out);
-  }
-
   /// Distinct keys holding window state (for tests and metrics; O(state)).
   std::size_t key_count() const {
     FlatHashMap<K, char> keys;
-    for (const Table& t : tables_) t.for_each([&](const K& k, const KeyWindows&) { keys.try_emplace(k, 0); });
+    for (const Table& t : groups_) t.for_each([&](const K& k, const KeyWindows&) { keys.try_emplace(k, 0); });
     for (const auto& [end, slice] : open_) slice.table.for_each([&](const K& k, const Acc&) { keys.try_emplace(k, 0); });
     return keys.size();
   }
 
  private:
+  // ---- time (the base's hooks) ----
+  void on_event_time(Timestamp watermark) {
+    if (!processing_time_) advance_to(watermark);
+  }
+  void on_end_of_input() {
+    if (processing_time_) advance_to(kMaxTimestamp);  // flush every window still open
+  }
+  void on_processing_time_tick(Timestamp now) {
+    if (processing_time_) advance_to(now);
+  }
+
   template <class View>
   void add(View records) {
     if (processing_time_)
@@ -234,9 +226,8 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   template <class View>
   static constexpr bool kPartials = std::is_same_v<View, KeyedView<K, Partial<Acc>>>;
 
-  Table& table(std::uint32_t key_group) { return tables_[key_group - first_kg_]; }
   KeyWindows& key_windows(std::uint32_t key_group, const K& key, std::uint64_t hash) {
-    auto [kw, inserted] = table(key_group).try_emplace_hashed(key, hash);
+    auto [kw, inserted] = groups_[key_group].try_emplace_hashed(key, hash);
     if (inserted) kw->window = aggs_.create();
     return *kw;
   }
@@ -274,7 +265,7 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
       if (direct_) {
         table.for_each([&](const K& key, Acc& acc) {
           emit(key, end, aggs_.result(acc), ChangeKind::kInsert);
-          if (out_buf_.size() >= batch_size_) flush();
+          flush_if_full();
         });
       } else {
         table.for_each([&](const K& key, Acc& acc) {
@@ -328,7 +319,7 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   /// One pass over every key: fire window `fire_end` (if given), then drop
   /// slices whose cleanup time is <= `frontier`, and keys left with none.
   void scan(std::optional<Timestamp> fire_end, Timestamp frontier) {
-    for (Table& t : tables_) {
+    for (Table& t : groups_) {
       if (t.empty()) continue;
       t.for_each([&](const K& key, KeyWindows& kw) {
         if (fire_end) fire(key, kw, *fire_end);
@@ -337,7 +328,7 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
       });
       for (const K& k : dead_keys_) t.erase(k);
       dead_keys_.clear();
-      if (out_buf_.size() >= batch_size_) flush();
+      flush_if_full();
     }
     flush();
   }
@@ -481,7 +472,7 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
     Keyed<K, T>& k = r.value;
     late_into(
         k.key, k.key_group, k.key_hash, end, [&](Acc& acc) { add_value(aggs_, acc, std::as_const(k.value), r.ts_us); },
-        [&] { send_late(sides_, metrics_, late_tag_, std::move(k.value), r.ts_us); });
+        [&] { send_late(std::move(k.value), r.ts_us); });
   }
 
   /// A partial for a closed slice: its records count as late, or go into
@@ -529,21 +520,13 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
     out_buf_.push_back(Record<Out>{Out{key, TimeWindow{e - grid_.size, e}, std::move(values), kind}, e - 1});
   }
 
-  void flush() { flush_results(out_buf_, out_, sides_, metrics_); }
-
   Aggs aggs_;
   SliceGrid grid_;
   bool tumbling_;
   bool processing_time_;
   DurationUs lateness_;
   bool direct_;  // tumbling without lateness: a slice is emitted when it closes
-  std::uint64_t late_tag_;
-  std::size_t batch_size_;
-  OperatorMetrics& metrics_;
-  const Clock& clock_;
-  std::uint32_t first_kg_;
   std::size_t max_parallelism_;  // key groups in all (key_group_of)
-  std::vector<Table> tables_;    // one per local key group
 
   Timestamp watermark_ = kMinTimestamp;
   Timestamp fired_until_ = kMinTimestamp;  // every window ending at or before this has fired
@@ -556,10 +539,6 @@ class SlicingWindowOperator final : public KeyedInput<K, T>, public Lifecycle {
   typename std::map<Timestamp, std::uint64_t>::iterator live_hint_ = live_.end();
   std::vector<K> dead_keys_;
   std::vector<std::pair<Timestamp, std::optional<Acc>>> corrections_;
-
-  Output<Out> out_;
-  SideOutputs sides_;
-  Batch<Out> out_buf_;
 };
 
 template <class K, class T, class Aggs>
