@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <iostream>
 
 namespace sluice {
 
@@ -37,6 +38,13 @@ void QueryOptions::validate() const {
     throw ConfigError("QueryOptions", "batch_size",
                       "must be in [1, " + std::to_string(kMaxBatchSize) + "], got " + std::to_string(batch_size));
   if (tick_interval_us <= 0) throw ConfigError("QueryOptions", "tick_interval_us", "must be > 0");
+  if (checkpoints.interval_us < 0)
+    throw ConfigError("QueryOptions.checkpoints", "interval_us", "must be >= 0 (0: no periodic checkpoints)");
+  if (checkpoints.retained == 0) throw ConfigError("QueryOptions.checkpoints", "retained", "must be >= 1");
+  if (checkpoints.timeout.count() <= 0) throw ConfigError("QueryOptions.checkpoints", "timeout", "must be > 0");
+  if (checkpoints.storage == nullptr && (checkpoints.interval_us > 0 || checkpoints.restore_id))
+    throw ConfigError("QueryOptions.checkpoints", checkpoints.interval_us > 0 ? "interval_us" : "restore_id",
+                      "needs storage (e.g. sluice::rocksdb_checkpoints(dir))");
   exchange_buffer.validate("QueryOptions.exchange_buffer");
   if (exchange_buffer.strategy == Backpressure::kDropOldest || exchange_buffer.strategy == Backpressure::kDropNewest)
     throw ConfigError("QueryOptions.exchange_buffer", "strategy",
@@ -45,7 +53,105 @@ void QueryOptions::validate() const {
                           "a dropping strategy on the source buffer");
 }
 
-Query::Query(std::string name, const Job& job, const detail::RunSettings& settings)
+namespace {
+
+constexpr const char* kQueryPart = "__query__";  // the run's own settings, as an operator name
+
+// What a checkpoint records about the run that took it: max_parallelism
+// (key groups cannot change) and the worker count (for the log).
+std::string run_settings_part(const detail::RunSettings& s) {
+  StateWriter w;
+  w.write(kStateFormatVersion);
+  w.write(static_cast<std::uint64_t>(s.max_parallelism));
+  w.write(static_cast<std::uint64_t>(s.workers));
+  return w.take();
+}
+
+// Refuses a checkpoint this job cannot continue from, naming what differs.
+void check_restorable(const RestoredCheckpoint& cp, const detail::Graph& graph, const detail::RunSettings& s) {
+  const std::string what = "checkpoint " + std::to_string(cp.id);
+  auto q = cp.parts.find(kQueryPart);
+  if (q == cp.parts.end() || !q->second.contains("settings"))
+    throw StateFormatError(what, std::nullopt, "it has no run settings part (not written by a Sluice query)");
+  StateReader r(q->second.find("settings")->second);
+  check_state_format_version(r.read<std::uint32_t>());
+  const auto max_parallelism = r.read<std::uint64_t>();
+  if (max_parallelism != s.max_parallelism)
+    throw ConfigError("QueryOptions", "max_parallelism",
+                      what + " was taken with max_parallelism " + std::to_string(max_parallelism) +
+                          " and this run asks for " + std::to_string(s.max_parallelism) +
+                          "; key groups are fixed for the life of a job's state");
+  for (const auto& [op, parts] : cp.parts) {
+    if (op == kQueryPart || graph.has_name(op)) continue;
+    throw ConfigError("CheckpointOptions", "restore",
+                      what + " holds state of operator '" + op +
+                          "', which this job does not have (renamed or removed?); its state would be lost. Give "
+                          "the operator its old name, or start without restoring (restore = false)");
+  }
+}
+
+std::size_t stored_bytes(const RestoredCheckpoint& cp) {
+  std::size_t n = 0;
+  for (const auto& [op, parts] : cp.parts)
+    for (const auto& [key, bytes] : parts) n += bytes.size();
+  return n;
+}
+
+// Triggers periodic checkpoints on worker 0's tick (the query's clock).
+class CheckpointTimer final : public detail::Lifecycle {
+ public:
+  CheckpointTimer(detail::CheckpointCoordinator& coordinator, DurationUs interval_us)
+      : coordinator_(coordinator), interval_us_(interval_us) {}
+  void on_processing_time(Timestamp now) override {
+    if (next_us_ == kMinTimestamp) next_us_ = saturating_add(now, interval_us_);
+    if (now < next_us_) return;
+    next_us_ = saturating_add(now, interval_us_);
+    coordinator_.trigger();
+  }
+
+ private:
+  detail::CheckpointCoordinator& coordinator_;
+  DurationUs interval_us_;
+  Timestamp next_us_ = kMinTimestamp;
+};
+
+}  // namespace
+
+void Query::open_checkpoints(const CheckpointOptions& o) {
+  auto log = o.log;
+  if (!log) log = [](const std::string& line) { std::cerr << ("sluice: " + line + "\n"); };
+  if (o.storage == nullptr) {
+    checkpoints_ = std::make_shared<detail::CheckpointCoordinator>(shared_.workers);
+    return;
+  }
+  std::unique_ptr<CheckpointSession> session = o.storage->open(name_, o.retained, log);
+  std::optional<RestoredCheckpoint> restored;
+  if (o.restore_id) {
+    restored = session->restore(*o.restore_id);
+  } else if (o.restore) {
+    restored = session->restore_latest();
+  }
+  if (restored) {
+    check_restorable(*restored, *graph_, settings_);
+    restored_ = std::make_unique<RestoredCheckpoint>(std::move(*restored));
+    restored_id_ = restored_->id;
+    log("query '" + name_ + "': restoring " + (restored_->is_savepoint ? "savepoint " : "checkpoint ") +
+        std::to_string(restored_id_) + " (" + std::to_string(stored_bytes(*restored_)) + " bytes) from " +
+        o.storage->describe());
+  } else {
+    log("query '" + name_ + "': " + (o.restore ? "no checkpoint to restore in " : "not restoring from ") +
+        o.storage->describe() + "; starting fresh");
+  }
+  const std::uint64_t next_id = session->newest_id() + 1;
+  checkpoints_ = std::make_shared<detail::CheckpointCoordinator>(shared_.workers, std::move(session), next_id,
+                                                                 o.timeout, log);
+  shared_.restored = restored_.get();
+  // The run's settings: a participant that has ended from the start.
+  const std::size_t slot = checkpoints_->add_participant(kQueryPart);
+  checkpoints_->ended(slot, {{"settings", run_settings_part(settings_)}});
+}
+
+Query::Query(std::string name, const Job& job, const detail::RunSettings& settings, const CheckpointOptions& checkpoints)
     : name_(std::move(name)), graph_(job.graph()), settings_(settings), started_at_us_(settings_.clock->now_us()) {
   for (const auto& node : graph_->nodes()) {
     topology_.nodes.push_back(GraphNode{node->id(), node->name(), node->kind()});
@@ -54,7 +160,7 @@ Query::Query(std::string name, const Job& job, const detail::RunSettings& settin
   for (std::size_t w = 0; w < settings_.workers; ++w)
     workers_.push_back(std::make_unique<detail::Worker>(w, *settings_.clock, settings_.tick_interval_us));
   for (auto& w : workers_) shared_.workers.push_back(w.get());
-  checkpoints_ = std::make_shared<detail::CheckpointCoordinator>(shared_.workers);
+  open_checkpoints(checkpoints);
   shared_.checkpoints = checkpoints_;
   shared_.by_node.resize(graph_->nodes().size());
   shared_.port_consumers = graph_->port_consumers();
@@ -64,6 +170,8 @@ Query::Query(std::string name, const Job& job, const detail::RunSettings& settin
     detail::BuildContext ctx(settings_, *worker, metrics_, shared_, graph_->port_count());
     for (const auto& node : graph_->nodes()) node->instantiate(ctx);
   }
+  if (checkpoints.interval_us > 0)
+    workers_.front()->own(std::make_unique<CheckpointTimer>(*checkpoints_, checkpoints.interval_us));
 }
 
 void Query::launch() {
@@ -167,6 +275,8 @@ bool Query::wait_for_checkpoint(std::uint64_t id, std::chrono::milliseconds time
 
 std::uint64_t Query::last_completed_checkpoint() const { return checkpoints_->completed(); }
 
+detail::CheckpointCounters Query::checkpoint_counters() const { return checkpoints_->counters(); }
+
 void Query::release() {
   // Destroyed outside the lock; workers (operators, tasks) before the
   // channels and shared state they point into.
@@ -181,6 +291,10 @@ void Query::release() {
     graph.swap(graph_);
   }
   workers.clear();
+  // Commits what is complete, aborts the rest, and lets the storage go (a
+  // restart may open it at once).
+  checkpoints_->close();
+  restored_.reset();
 }
 
 void Query::join() {
@@ -225,7 +339,7 @@ std::shared_ptr<Query> Engine::start(const std::string& name, const Job& job, Qu
   detail::RunSettings settings{options.workers, options.max_parallelism, options.batch_size, options.exchange_buffer,
                                options.clock ? options.clock : clock_, options.tick_interval_us};
   // Built outside the lock: sources may open files.
-  std::shared_ptr<Query> q(new Query(name, job, settings));
+  std::shared_ptr<Query> q(new Query(name, job, settings, options.checkpoints));
   {
     std::lock_guard lock(mu_);
     auto it = queries_.find(name);

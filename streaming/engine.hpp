@@ -17,7 +17,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,11 +27,39 @@
 #include <vector>
 
 #include "streaming/backpressure.hpp"
+#include "streaming/checkpoint_storage.hpp"
 #include "streaming/job.hpp"
 #include "streaming/metrics.hpp"
 #include "streaming/time.hpp"
 
 namespace sluice {
+
+/// How a query takes checkpoints and recovers from them.
+struct CheckpointOptions {
+  /// Where checkpoints go, e.g. sluice::rocksdb_checkpoints(dir)
+  /// (checkpoint/rocksdb_checkpoints.hpp). null (default): nothing is
+  /// stored; checkpoint_now() still runs the barrier protocol. With storage,
+  /// every source must be replayable and every stateful operator
+  /// checkpointable, else the query refuses to start, naming the operator.
+  std::shared_ptr<const CheckpointStorage> storage = nullptr;
+  /// Take a checkpoint every interval_us of the query's clock (checked on
+  /// worker 0's tick). 0 (default): only on checkpoint_now().
+  DurationUs interval_us = 0;
+  /// Complete checkpoints kept; older ones are deleted. Default 3.
+  std::size_t retained = 3;
+  /// A checkpoint not complete within this is aborted (logged, counted);
+  /// the query runs on. Default 10 minutes.
+  std::chrono::milliseconds timeout{600'000};
+  /// Restore on start: the newest complete checkpoint of this query name in
+  /// the storage, if there is one (default); false: start fresh (new
+  /// checkpoints still get ids above the stored ones).
+  bool restore = true;
+  /// Restore exactly this checkpoint (or savepoint) instead of the newest;
+  /// the query fails to start when it is missing or damaged.
+  std::optional<std::uint64_t> restore_id = std::nullopt;
+  /// Receives one line per notable event (restore, failed checkpoint). Default: stderr.
+  std::function<void(const std::string&)> log = {};
+};
 
 struct QueryOptions {
   /// Worker threads, at most kMaxWorkers. 0: the engine's default, capped at
@@ -50,6 +80,8 @@ struct QueryOptions {
   /// How often workers advance processing time (timers, periodic watermarks,
   /// idleness), in µs of the clock. Default: 1 ms.
   DurationUs tick_interval_us = 1000;
+  /// Checkpoints and recovery; default: none stored.
+  CheckpointOptions checkpoints{};
 
   /// Throws ConfigError naming the field when a value is out of range.
   void validate() const;
@@ -140,19 +172,25 @@ class Query {
   std::exception_ptr failure() const;
 
   /// Requests a checkpoint now: every source injects its barrier at its next
-  /// step; the checkpoint is complete when every sink instance received it
-  /// (or ended). Returns its id (1, 2, ...). Snapshot content and storage
-  /// come with checkpoint/ (issue 15 in progress): today this runs the
-  /// barrier protocol only.
+  /// step, every stateful operator snapshots when the barrier reaches it,
+  /// and the checkpoint is complete when every instance has (or ended) and,
+  /// with storage, it is committed. Returns its id (ids grow across runs on
+  /// the same storage). While one is in flight the next starts after it.
   std::uint64_t checkpoint_now();
-  /// Waits until checkpoint `id` (or a newer one) is complete; false on timeout.
+  /// Waits until checkpoint `id` (or a newer one) is complete; false on
+  /// timeout or when it failed.
   bool wait_for_checkpoint(std::uint64_t id, std::chrono::milliseconds timeout);
-  /// The newest complete checkpoint (0: none yet).
+  /// The newest complete checkpoint (0: none yet in this run).
   std::uint64_t last_completed_checkpoint() const;
+  /// The checkpoint this run restored (0: it started fresh).
+  std::uint64_t restored_checkpoint() const { return restored_id_; }
+  /// Checkpoint counts, sizes and the last failure.
+  detail::CheckpointCounters checkpoint_counters() const;
 
  private:
   friend class Engine;
-  Query(std::string name, const Job& job, const detail::RunSettings& settings);
+  Query(std::string name, const Job& job, const detail::RunSettings& settings, const CheckpointOptions& checkpoints);
+  void open_checkpoints(const CheckpointOptions& options);
   void launch();
   void worker_main(std::size_t index);
   void request_stop(StopMode mode);
@@ -168,6 +206,8 @@ class Query {
   MetricsRegistry metrics_;
   detail::SharedState shared_;
   std::shared_ptr<detail::CheckpointCoordinator> checkpoints_;  // outlives release()
+  std::unique_ptr<RestoredCheckpoint> restored_;               // freed by release()
+  std::uint64_t restored_id_ = 0;
   std::vector<std::unique_ptr<detail::Worker>> workers_;  // emptied by release()
   std::mutex workers_mu_;                                 // guards workers_ against release()
   std::vector<std::thread> threads_;

@@ -452,6 +452,13 @@ class StateReader {
   std::size_t remaining() const { return size_ - pos_; }
   /// True when every byte was read.
   bool at_end() const { return pos_ == size_; }
+  /// Throws StateFormatError unless every byte was read: bytes left over
+  /// after a complete section are corruption. `what`: the section, for the
+  /// message (e.g. "key group 17 of window 'w'").
+  void expect_end(const std::string& what = "state section") const {
+    if (!at_end())
+      throw StateFormatError(what, pos_, std::to_string(remaining()) + " bytes remain after it (trailing bytes)");
+  }
 
   /// Throws StateFormatError: `what` was refused at byte `at` because of `detail`.
   [[noreturn]] static void fail(std::size_t at, const ReadContext& what, const std::string& detail);

@@ -12,11 +12,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "streaming/errors.hpp"
 #include "streaming/metrics.hpp"
 #include "streaming/record.hpp"
+#include "streaming/serde.hpp"
 #include "streaming/time.hpp"
 
 namespace sluice {
@@ -51,6 +53,21 @@ class SourceReader {
   virtual SourceStatus poll(Batch<T>& out, std::vector<DeadLetter>& dead, std::size_t max_records) = 0;
   /// Releases resources. Called once, also after a failure or a stop.
   virtual void close() {}
+
+  // Checkpoints (only when the Source says supports_checkpoints()).
+
+  /// Writes where this reader is: enough to continue right after the last
+  /// record poll() returned. Called on the reader's thread between polls,
+  /// when a checkpoint barrier is injected, and once more after the end.
+  virtual void snapshot_position(StateWriter& w) const {}
+  /// Continues from a checkpoint: called once after open, before the first
+  /// poll. `positions` holds what every reader of the checkpointed run wrote,
+  /// indexed by its worker index, so positions.size() is that run's worker
+  /// count, which may differ from this run's (rescaling): each reader takes
+  /// its share of the union, and together the readers of this run must
+  /// continue every split exactly where it stopped. Throw StateFormatError or
+  /// ConfigError (the query then fails to start) for positions it cannot use.
+  virtual void restore_position(const std::vector<std::string_view>& positions) {}
 };
 
 /// A source description. Shared by all workers and all runs of a query, so
@@ -65,6 +82,10 @@ class Source {
   /// Creates the reader of worker `ctx.worker_index`. May throw (the query
   /// then fails to start with that message).
   virtual std::unique_ptr<SourceReader<T>> open(const SourceContext& ctx) const = 0;
+  /// Whether its readers can replay from a position (snapshot_position /
+  /// restore_position). A checkpointed query refuses to start with a source
+  /// that cannot (e.g. PushSource: what was pushed is gone after a crash).
+  virtual bool supports_checkpoints() const { return false; }
 };
 
 }  // namespace sluice

@@ -1,17 +1,29 @@
-// The barrier protocol of one query: which checkpoint the sources should
-// inject next, and when one is complete.
+// The checkpoints of one query: which one the sources inject next, the
+// parts operators snapshot, and when one is complete and committed.
 //
-// trigger() asks for a checkpoint; every source task injects barrier n
-// into its stream at its next step (after the records it already emitted:
+// trigger() asks for checkpoint n; every source task injects barrier n into
+// its stream at its next step (after the records it already emitted:
 // everything before the barrier belongs to checkpoint n), operators with
 // several inputs align the barriers (streaming/barrier_aligner.hpp), and
-// every sink instance acknowledges barrier n when it reaches it. Checkpoint
-// n is complete once every sink instance acknowledged it or ended (a sink
-// whose input ended has nothing more to add). Snapshot content and storage
-// are attached to this protocol by later steps (checkpoint/).
+// every participant (an instance holding state: source tasks, keyed
+// operators, watermark generators, sinks) snapshots its state when the
+// barrier reaches it, hands the parts over (add_part) and acknowledges.
+// Checkpoint n is complete once every participant acknowledged it or ended
+// (an ended participant's final parts stand for it).
 //
-// Thread-safe: sources and sinks call it from their workers' threads, the
-// user from any thread.
+// With storage (a CheckpointSession) the checkpoint thread owned here
+// writes the parts as they come, off the workers' threads (a worker's cost
+// is the in-memory copy its snapshot makes), and commits the checkpoint once
+// it is complete; completed() moves only after the commit is durable. One
+// checkpoint is in flight at a time: a trigger while one is runs the next
+// right after it. A checkpoint not complete within the timeout, or whose
+// storage fails, is aborted and logged; the query runs on.
+//
+// Without storage only the barrier protocol runs: parts are dropped and a
+// checkpoint is complete when every participant acknowledged it.
+//
+// Thread-safe: participants call it from their workers' threads, the user
+// from any thread.
 #pragma once
 
 #include <algorithm>
@@ -19,97 +31,139 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
+#include "streaming/checkpoint_storage.hpp"
 #include "streaming/detail/worker.hpp"
 
 namespace sluice::detail {
 
+/// What the coordinator counts, for metrics and status.
+struct CheckpointCounters {
+  std::uint64_t completed = 0;        ///< committed (or, without storage, complete) checkpoints
+  std::uint64_t failed = 0;           ///< aborted: timeout or storage failure
+  std::uint64_t last_completed_id = 0;
+  std::uint64_t last_bytes = 0;       ///< bytes of the parts of the last committed checkpoint
+  std::uint64_t last_duration_us = 0; ///< trigger to commit, of the last committed checkpoint (steady clock)
+  std::string last_error;             ///< why the last failed one failed
+};
+
 class CheckpointCoordinator {
  public:
-  /// `workers`: woken when a checkpoint is requested (an idle worker sleeps).
-  explicit CheckpointCoordinator(std::vector<Worker*> workers = {}) : workers_(std::move(workers)) {}
+  using Log = std::function<void(const std::string&)>;
+  using Parts = std::vector<std::pair<std::string, std::string>>;
 
-  /// A sink instance takes part; returns its slot. Called while the query is built.
-  std::size_t add_sink() {
-    std::lock_guard lock(mu_);
-    sinks_.push_back(SinkSlot{});
-    return sinks_.size() - 1;
-  }
+  /// `workers`: woken when a checkpoint is requested or committed (an idle
+  /// worker sleeps). `session`: where checkpoints go (null: barrier protocol
+  /// only). `next_id`: the id of the first checkpoint (after every stored
+  /// one). `timeout`: how long a checkpoint may take before it is aborted.
+  explicit CheckpointCoordinator(std::vector<Worker*> workers = {}, std::unique_ptr<CheckpointSession> session = nullptr,
+                                 std::uint64_t next_id = 1,
+                                 std::chrono::milliseconds timeout = std::chrono::minutes(10), Log log = {});
+  /// Stops the checkpoint thread; a checkpoint in flight is aborted.
+  ~CheckpointCoordinator();
+  CheckpointCoordinator(const CheckpointCoordinator&) = delete;
+  CheckpointCoordinator& operator=(const CheckpointCoordinator&) = delete;
 
-  /// Requests the next checkpoint; returns its id (1, 2, ...).
-  std::uint64_t trigger() {
-    std::lock_guard lock(mu_);
-    const std::uint64_t id = ++last_triggered_;
-    requested_.store(id, std::memory_order_release);
-    check_complete();  // a query whose sinks all ended completes it at once
-    for (Worker* w : workers_) w->wake().signal();
-    return id;
-  }
+  /// An instance holding state takes part; returns its slot. Called while
+  /// the query is built, before the first trigger.
+  std::size_t add_participant(std::string operator_name);
 
-  /// The workers are about to be destroyed: wake them no more.
-  void detach_workers() {
-    std::lock_guard lock(mu_);
-    workers_.clear();
-  }
+  /// Whether parts are kept (the query has checkpoint storage).
+  bool storing() const { return had_storage_; }
+
+  /// Requests a checkpoint; returns its id. With storage, while one is in
+  /// flight the new one starts right after it (several requests meanwhile
+  /// become one).
+  std::uint64_t trigger();
 
   /// The newest checkpoint requested (0: none): sources inject it.
   std::uint64_t requested() const { return requested_.load(std::memory_order_acquire); }
 
-  /// Sink `slot` reached barrier `id` (everything before it is in the sink).
-  void acknowledge(std::size_t slot, std::uint64_t id) {
-    std::lock_guard lock(mu_);
-    SinkSlot& s = sinks_[slot];
-    s.acked = std::max(s.acked, id);
-    check_complete();
-  }
+  /// Part `key` of operator `operator_name` for checkpoint `id`. Dropped
+  /// without storage or when checkpoint `id` is no longer in flight.
+  void add_part(std::uint64_t id, const std::string& operator_name, std::string key, std::string bytes);
 
-  /// Sink `slot` received its end of input: it holds back no checkpoint.
-  void sink_ended(std::size_t slot) {
-    std::lock_guard lock(mu_);
-    sinks_[slot].ended = true;
-    check_complete();
-  }
+  /// Participant `slot` snapshotted checkpoint `id` (its parts are added).
+  void acknowledge(std::size_t slot, std::uint64_t id);
 
-  /// The newest complete checkpoint (0: none).
-  std::uint64_t completed() const {
-    std::lock_guard lock(mu_);
-    return completed_;
-  }
+  /// Participant `slot` ended; `final_parts` (key, bytes) stand for it in
+  /// every checkpoint it did not acknowledge.
+  void ended(std::size_t slot, Parts final_parts);
 
-  /// Waits until checkpoint `id` (or a newer one) is complete; false on timeout.
-  template <class Rep, class Period>
-  bool wait_completed(std::uint64_t id, std::chrono::duration<Rep, Period> timeout) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return completed_ >= id; });
-  }
+  /// The newest complete (with storage: committed) checkpoint, 0: none.
+  std::uint64_t completed() const;
+  /// Waits until checkpoint `id` (or a newer one) is complete; false on
+  /// timeout, or as soon as checkpoint `id` failed.
+  bool wait_completed(std::uint64_t id, std::chrono::milliseconds timeout);
+
+  CheckpointCounters counters() const;
+
+  /// The workers are about to be destroyed: wake them no more.
+  void detach_workers();
+
+  /// The query has ended: finishes what is queued (a checkpoint whose
+  /// commit is queued still commits), aborts a checkpoint still waiting for
+  /// participants, stops the checkpoint thread and closes the storage (so
+  /// another run can open it). Triggers are ignored from now on. Idempotent.
+  void close();
 
  private:
-  struct SinkSlot {
-    std::uint64_t acked = 0;  // newest barrier acknowledged
+  struct Participant {
+    std::string name = {};
+    std::uint64_t acked = 0;  // newest checkpoint acknowledged
     bool ended = false;
+    std::shared_ptr<const Parts> final_parts = {};
+  };
+  struct Job {
+    enum class Kind { kBegin, kPart, kCommit } kind;
+    std::uint64_t id = 0;
+    std::string name = {}, key = {}, bytes = {};
+    // kCommit: the final parts of participants that ended before acknowledging.
+    std::vector<std::pair<std::string, std::shared_ptr<const Parts>>> finals = {};
   };
 
-  // Under mu_: the newest triggered checkpoint every sink acknowledged (or
-  // ended) is complete, and with it every older one.
-  void check_complete() {
-    std::uint64_t done = last_triggered_;
-    for (const SinkSlot& s : sinks_)
-      if (!s.ended) done = std::min(done, s.acked);
-    if (done > completed_) {
-      completed_ = done;
-      cv_.notify_all();
-    }
-  }
+  // Under mu_.
+  void start_locked(std::uint64_t id);
+  void check_complete_locked();
+  void finish_locked(std::uint64_t id, bool ok, const std::string& error);
+  void wake_workers_locked();
+  void log(const std::string& line) const;
+
+  void run_thread();
+  void run_job(Job& job);
 
   std::vector<Worker*> workers_;
+  std::unique_ptr<CheckpointSession> session_;
+  std::chrono::milliseconds timeout_;
+  Log log_;
+  const bool had_storage_;  // storing() before close()
+
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<SinkSlot> sinks_;
-  std::uint64_t last_triggered_ = 0;
+  std::condition_variable cv_;         // completed_ / failed_ / queue changes
+  std::vector<Participant> participants_;
+  std::uint64_t next_id_;              // the id the next trigger gets
+  std::uint64_t in_flight_ = 0;        // the checkpoint being taken (0: none)
+  bool commit_queued_ = false;         // in_flight_'s commit is queued
+  bool another_requested_ = false;     // trigger() while in flight
+  std::chrono::steady_clock::time_point in_flight_since_{};
   std::uint64_t completed_ = 0;
+  std::uint64_t newest_failed_ = 0;
+  std::uint64_t in_flight_bytes_ = 0;
+  CheckpointCounters counters_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
   std::atomic<std::uint64_t> requested_{0};
+  std::unique_ptr<CheckpointWriter> writer_;  // checkpoint thread only
+  std::uint64_t writer_id_ = 0;               // checkpoint thread only
+  std::thread thread_;                        // with storage only; last member: starts after the rest
 };
 
 }  // namespace sluice::detail

@@ -16,6 +16,7 @@
 #include "streaming/backpressure.hpp"
 #include "streaming/dataflow.hpp"
 #include "streaming/detail/checkpoint_coordinator.hpp"
+#include "streaming/detail/operator_state.hpp"
 #include "streaming/detail/worker.hpp"
 #include "streaming/metrics.hpp"
 #include "streaming/side_output.hpp"
@@ -39,8 +40,10 @@ struct SharedState {
   std::vector<Worker*> workers;      ///< all workers of the run, by index
   std::vector<std::any> by_node;     ///< what `Node::prepare` left for its instances
   std::vector<int> port_consumers;   ///< by port: how many nodes read it
-  /// The query's barrier protocol (null when building outside a query).
+  /// The query's checkpoints (null when building outside a query).
   std::shared_ptr<CheckpointCoordinator> checkpoints;
+  /// The checkpoint this run restores (null: a fresh start).
+  const RestoredCheckpoint* restored = nullptr;
 };
 
 /// Per-worker instantiation context.
@@ -65,6 +68,13 @@ class BuildContext {
   void set_port(int id, Output<T>& out) {
     ports_.at(static_cast<std::size_t>(id)) = &out;
   }
+  /// The link to checkpoints of this worker's instance of operator `name`
+  /// (owned by the worker), or null when building outside a query.
+  OperatorState* operator_state(const std::string& name) {
+    if (shared.checkpoints == nullptr) return nullptr;
+    return &make<OperatorState>(shared.checkpoints, name, shared.restored);
+  }
+
   /// Creates an object owned by the worker.
   template <class T, class... Args>
   T& make(Args&&... args) {

@@ -25,30 +25,34 @@
 // one per control message or tick that reaches the operator anyway, and
 // nothing per record.
 //
-// Checkpoints (a later step; nothing of it exists yet). An operator will
-// become checkpointable by adding exactly two hooks:
+// Checkpoints. An operator is checkpointable when it defines two hooks:
 //
-//   void snapshot_key_group(std::uint32_t kg, Writer& w);  // write group kg
-//   void restore_key_group(std::uint32_t kg, Reader& r);   // read it back
+//   void snapshot_key_group(std::uint32_t kg, StateWriter& w) const;
+//   void restore_key_group(std::uint32_t kg, StateReader& r);
 //
-// When a checkpoint barrier has arrived on every input (aligned; the marked
-// place in control() below), the base flushes the result buffer, then, for
-// each local key group in order, opens a section named by the operator and
-// the group (with a format version) and calls snapshot_key_group(kg, w), and
-// only then forwards the barrier to the main and side outputs. On restore the
-// base calls restore_key_group(kg, r) for every key group the new instance
-// owns, whichever instance wrote it: that is what lets a checkpoint restore
-// onto another worker count, so each section must be self-contained.
+// When a checkpoint barrier has arrived on every input (aligned upstream),
+// the base flushes the result buffer, then, when the query stores
+// checkpoints, calls snapshot_key_group(kg, w) for each local key group in
+// order (each into its own part "kg/<kg>", after a format version the base
+// writes), acknowledges, and only then forwards the barrier to the main and
+// side outputs. At end of input it does the same once more, after
+// on_end_of_input: that final state stands for the instance in every later
+// checkpoint. On restore the base calls restore_key_group(kg, r) for every
+// key group the new instance owns that the checkpoint holds, whichever
+// instance wrote it (that is what lets a checkpoint restore onto another
+// worker count, so each section must be self-contained), then
+// after_restore() if the operator defines it (void after_restore();).
 // Operator-wide (non-keyed) state therefore has no hook of its own: it is
 // the time the operator has advanced to (the slicing operator's watermark_,
-// fired_until_ and closed_until_, all functions of the largest time it
-// advanced to; the pane and session operators' time_; the global and keyed
-// process operators' watermark) and snapshot_key_group writes it into every
-// section. restore_key_group combines the values it reads (the smallest, when
-// groups come from instances that had advanced differently) and rebuilds any
-// index derived from the keyed state (e.g. the slicing operator's live_ map
-// of slice ends). Timers are keyed state: the TimerQueue entries of group kg
-// go into its section.
+// fired_until_ and closed_until_; the pane and session operators' time_; the
+// global and keyed process operators' watermark) and snapshot_key_group
+// writes it into every section. restore_key_group combines the values it
+// reads (the smallest, when groups come from instances that had advanced
+// differently) and after_restore rebuilds any index derived from the keyed
+// state (e.g. the slicing operator's live_ map of slice ends). Timers are
+// keyed state: the TimerQueue entries of group kg go into its section.
+// A checkpointed query with an operator that lacks the hooks fails to
+// start, naming the operator.
 //
 // Thread safety: an instance belongs to one worker; every call comes from that
 // worker's thread.
@@ -62,9 +66,11 @@
 #include <vector>
 
 #include "streaming/dataflow.hpp"
+#include "streaming/detail/operator_state.hpp"
 #include "streaming/detail/worker.hpp"
 #include "streaming/errors.hpp"
 #include "streaming/metrics.hpp"
+#include "streaming/serde.hpp"
 #include "streaming/side_output.hpp"
 #include "streaming/time.hpp"
 
@@ -112,6 +118,9 @@ struct KeyedOperatorSettings {
   std::uint32_t key_groups = 0;       ///< how many it owns, from first_key_group on
   std::size_t batch_size = 1;         ///< results per batch sent downstream (at least 1)
   std::uint64_t late_tag_id = 0;      ///< the late side output; 0: late records are only counted
+  /// The instance's link to checkpoints (null: none; tests that build an
+  /// operator alone). Not owned; outlives the operator.
+  OperatorState* state = nullptr;
 };
 
 /// Derived: the operator (final), InputBase: the Input it implements
@@ -125,7 +134,46 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
         clock_(clock),
         batch_size_(std::max<std::size_t>(s.batch_size, 1)),
         late_tag_(s.late_tag_id),
-        groups_(s.first_key_group, s.key_groups) {}
+        groups_(s.first_key_group, s.key_groups),
+        state_(s.state) {}
+
+  /// Whether the operator defines the checkpoint hooks.
+  static constexpr bool kCheckpointable = requires(const Derived& d, Derived& m, StateWriter& w, StateReader& r) {
+    d.snapshot_key_group(std::uint32_t{0}, w);
+    m.restore_key_group(std::uint32_t{0}, r);
+  };
+
+  /// Restores the key groups this instance owns from the checkpoint the run
+  /// starts from, if any. May throw (StateFormatError): the query fails to start.
+  void open() override {
+    if (state_ == nullptr || state_->restored() == nullptr) return;
+    if constexpr (kCheckpointable) {
+      for (std::uint32_t kg = groups_.first(); kg < groups_.first() + groups_.count(); ++kg) {
+        const std::string* bytes = state_->restored_part(key_group_part(kg));
+        if (bytes == nullptr) continue;
+        StateReader r(*bytes);
+        check_state_format_version(r.template read<std::uint32_t>());
+        derived().restore_key_group(kg, r);
+        r.expect_end("key group " + std::to_string(kg) + " of operator '" + metrics_.name + "'");
+      }
+      if constexpr (requires(Derived& m) { m.after_restore(); }) derived().after_restore();
+    }
+  }
+
+  /// Snapshots every local key group into parts (key, bytes).
+  std::vector<std::pair<std::string, std::string>> snapshot_key_groups() const {
+    std::vector<std::pair<std::string, std::string>> parts;
+    if constexpr (kCheckpointable) {
+      parts.reserve(groups_.count());
+      for (std::uint32_t kg = groups_.first(); kg < groups_.first() + groups_.count(); ++kg) {
+        StateWriter w;
+        w.write(kStateFormatVersion);
+        static_cast<const Derived&>(*this).snapshot_key_group(kg, w);
+        parts.emplace_back(key_group_part(kg), w.take());
+      }
+    }
+    return parts;
+  }
 
   /// The results; connect consumers before the operator opens.
   Output<Out>& output() { return out_; }
@@ -141,13 +189,22 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
         break;
       case Control::Kind::kEndOfInput:
         derived().on_end_of_input();
+        flush();
+        if (state_ != nullptr) state_->ended(state_->storing() ? snapshot_key_groups() : decltype(snapshot_key_groups()){});
         break;
       case Control::Kind::kIdle:
       case Control::Kind::kActive:
         break;
-        // CHECKPOINT BARRIER (a later step): the barrier's Control::Kind goes
-        // here: flush(), then snapshot_key_group(kg, writer) for each local
-        // key group (see the file comment), then fall through to forwarding.
+      case Control::Kind::kBarrier:
+        // Results produced before the barrier belong to its checkpoint: they
+        // leave before it.
+        flush();
+        if (state_ != nullptr) {
+          if (state_->storing())
+            for (auto& [key, bytes] : snapshot_key_groups()) state_->add_part(c.checkpoint_id, std::move(key), std::move(bytes));
+          state_->acknowledge(c.checkpoint_id);
+        }
+        break;
         // No `default:`, so a new kind warns here until it is handled.
     }
     out_.control(c);
@@ -206,6 +263,7 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
   Output<Out> out_;
   SideOutputs sides_;
   Batch<Out> out_buf_;
+  OperatorState* state_;
 
  private:
   Derived& derived() { return static_cast<Derived&>(*this); }

@@ -6,40 +6,88 @@
 
 namespace sluice::detail {
 
-/// Feeds a sink writer; counts and reports the watermark.
+/// Feeds a sink writer; counts and reports the watermark; pre-commits at a
+/// checkpoint barrier and commits when the checkpoint is committed.
 template <class T>
 class SinkOperator final : public Input<T>, public Lifecycle {
  public:
-  SinkOperator(std::unique_ptr<SinkWriter<T>> writer, OperatorMetrics& metrics,
-               std::shared_ptr<CheckpointCoordinator> checkpoints)
-      : writer_(std::move(writer)),
-        metrics_(metrics),
-        checkpoints_(std::move(checkpoints)),
-        slot_(checkpoints_ ? checkpoints_->add_sink() : 0) {}
+  SinkOperator(std::unique_ptr<SinkWriter<T>> writer, OperatorMetrics& metrics, OperatorState* state,
+               std::size_t worker_index)
+      : writer_(std::move(writer)), metrics_(metrics), state_(state), worker_index_(worker_index) {}
+
+  void open() override {
+    if (state_ == nullptr || state_->restored() == nullptr) return;
+    std::vector<std::string_view> handles;
+    for (std::string_view part : state_->restored_instances()) handles.push_back(strip_version(part));
+    // A sink with no part in the checkpoint (added since) starts fresh.
+    if (!handles.empty()) writer_->restore(state_->restored()->id, handles);
+    committed_ = state_->restored()->id;
+  }
   void push(Batch<T>& batch) override {
     metrics_.records_in.add(batch.size());
     writer_->write(batch);
   }
   void control(const Control& c) override {
-    if (c.kind == Control::Kind::kWatermark) {
-      metrics_.watermark_us.set(c.ts_us);
-      writer_->on_watermark(c.ts_us);
-    } else if (c.kind == Control::Kind::kEndOfInput) {
-      writer_->on_end_of_input();
-      if (checkpoints_) checkpoints_->sink_ended(slot_);
-    } else if (c.kind == Control::Kind::kBarrier) {
-      writer_->on_checkpoint_barrier(c.checkpoint_id);
-      if (checkpoints_) checkpoints_->acknowledge(slot_, c.checkpoint_id);
+    switch (c.kind) {
+      case Control::Kind::kWatermark:
+        metrics_.watermark_us.set(c.ts_us);
+        writer_->on_watermark(c.ts_us);
+        break;
+      case Control::Kind::kEndOfInput:
+        writer_->on_end_of_input();
+        if (state_ != nullptr) {
+          std::vector<std::pair<std::string, std::string>> final_parts;
+          if (state_->storing()) final_parts.emplace_back(instance_part(worker_index_), pre_commit(0));
+          state_->ended(std::move(final_parts));
+        }
+        break;
+      case Control::Kind::kBarrier: {
+        std::string handle = pre_commit(c.checkpoint_id);
+        if (state_ != nullptr) {
+          if (state_->storing()) state_->add_part(c.checkpoint_id, instance_part(worker_index_), std::move(handle));
+          state_->acknowledge(c.checkpoint_id);
+        }
+        commit_completed();
+        break;
+      }
+      case Control::Kind::kIdle:
+      case Control::Kind::kActive:
+        break;
     }
   }
+  void on_processing_time(Timestamp) override { commit_completed(); }
   void close() override { writer_->close(); }
   const std::string& operator_name() const override { return metrics_.name; }
 
  private:
+  // The writer's pre-commit handle after the state format version. id 0:
+  // the end of input (the writer already finished; its handle is final).
+  std::string pre_commit(std::uint64_t id) {
+    StateWriter w;
+    w.write(kStateFormatVersion);
+    if (id != 0) writer_->on_checkpoint_barrier(id, w);
+    return w.take();
+  }
+  std::string_view strip_version(std::string_view part) const {
+    StateReader r(part);
+    check_state_format_version(r.template read<std::uint32_t>());
+    return part.substr(r.offset());
+  }
+  // Tells the writer about checkpoints committed since it last heard.
+  void commit_completed() {
+    if (state_ == nullptr || !state_->storing()) return;
+    const std::uint64_t done = state_->completed();
+    if (done > committed_) {
+      committed_ = done;
+      writer_->on_checkpoint_complete(done);
+    }
+  }
+
   std::unique_ptr<SinkWriter<T>> writer_;
   OperatorMetrics& metrics_;
-  std::shared_ptr<CheckpointCoordinator> checkpoints_;
-  std::size_t slot_;  // this instance's place in the coordinator
+  OperatorState* state_;
+  std::size_t worker_index_;
+  std::uint64_t committed_ = 0;  // the newest checkpoint the writer was told is committed
 };
 
 template <class T>
@@ -50,7 +98,7 @@ class SinkNode final : public Node {
   void instantiate(BuildContext& ctx) const override {
     OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
     SinkContext sc{ctx.worker_index(), ctx.settings.workers, name()};
-    auto& op = ctx.make<SinkOperator<T>>(sink_->open(sc), m, ctx.shared.checkpoints);
+    auto& op = ctx.make<SinkOperator<T>>(sink_->open(sc), m, ctx.operator_state(name()), ctx.worker_index());
     ctx.port<T>(in_).connect(&op);
   }
 

@@ -29,10 +29,30 @@ void log_unconsumed_dead_letter(const DeadLetter& d, std::uint64_t count_so_far,
 template <class T>
 class SourceTask final : public Task {
  public:
+  /// `state`: the link to checkpoints (null: none), `worker_index`: whose
+  /// reader this is (names its position part).
   SourceTask(std::unique_ptr<SourceReader<T>> reader, OperatorMetrics& metrics, std::size_t batch_size,
-             const CheckpointCoordinator* checkpoints = nullptr)
-      : reader_(std::move(reader)), metrics_(metrics), batch_size_(batch_size), checkpoints_(checkpoints) {
+             OperatorState* state = nullptr, std::size_t worker_index = 0)
+      : reader_(std::move(reader)),
+        metrics_(metrics),
+        batch_size_(batch_size),
+        state_(state),
+        worker_index_(worker_index) {
     batch_.reserve(batch_size);
+  }
+
+  /// Seeks the reader to the positions of the checkpoint the run restores
+  /// (if any). Before the first step; throws when they cannot be used.
+  void restore() {
+    if (state_ == nullptr || state_->restored() == nullptr) return;
+    std::vector<std::string_view> positions = state_->restored_instances();
+    for (std::string_view& p : positions) {
+      StateReader r(p);
+      check_state_format_version(r.template read<std::uint32_t>());
+      p = p.substr(r.offset());
+    }
+    // A source added since the checkpoint has no positions: it starts fresh.
+    if (!positions.empty()) reader_->restore_position(positions);
   }
 
   Output<T>& output() { return out_; }
@@ -63,10 +83,12 @@ class SourceTask final : public Task {
     }
     // A checkpoint was requested: its barrier goes after every record
     // emitted so far (a slow source injects only the newest one requested).
-    if (checkpoints_ != nullptr) {
-      const std::uint64_t id = checkpoints_->requested();
+    if (state_ != nullptr) {
+      const std::uint64_t id = state_->requested();
       if (id > injected_) {
         injected_ = id;
+        if (state_->storing()) state_->add_part(id, instance_part(worker_index_), position());
+        state_->acknowledge(id);
         out_.control(Control::barrier(id));
         sides_.control(Control::barrier(id));
       }
@@ -104,8 +126,21 @@ class SourceTask final : public Task {
     sides_.flush();
   }
 
+  // The reader's position after the state format version.
+  std::string position() const {
+    StateWriter w;
+    w.write(kStateFormatVersion);
+    reader_->snapshot_position(w);
+    return w.take();
+  }
+
   void finish() {
     ended_ = true;
+    if (state_ != nullptr) {
+      std::vector<std::pair<std::string, std::string>> final_parts;
+      if (state_->storing()) final_parts.emplace_back(instance_part(worker_index_), position());
+      state_->ended(std::move(final_parts));
+    }
     out_.control(Control::watermark(kMaxTimestamp));
     out_.control(Control::end_of_input());
     sides_.control(Control::watermark(kMaxTimestamp));
@@ -122,7 +157,8 @@ class SourceTask final : public Task {
   std::uint64_t dead_count_ = 0;
   bool ended_ = false;
   bool end_requested_ = false;
-  const CheckpointCoordinator* checkpoints_;
+  OperatorState* state_;
+  std::size_t worker_index_;
   std::uint64_t injected_ = 0;  // the newest barrier injected
 };
 
@@ -139,7 +175,14 @@ class SourceNode final : public Node {
     Worker* worker = &ctx.worker;
     SourceContext sc{ctx.worker_index(), ctx.settings.workers, ctx.settings.clock, name(), &m, &ctx.metrics,
                      [worker] { worker->wake().signal(); }};
-    auto& task = ctx.make<SourceTask<T>>(source_->open(sc), m, ctx.settings.batch_size, ctx.shared.checkpoints.get());
+    OperatorState* state = ctx.operator_state(name());
+    if (state != nullptr && state->storing() && !source_->supports_checkpoints())
+      throw GraphError(name(), "",
+                       "this source cannot replay its input after a crash, so a query with checkpoint storage "
+                       "cannot use it (a PushSource: what was pushed is gone); use a replayable source "
+                       "(file, generator, Kafka) or run without checkpoints");
+    auto& task = ctx.make<SourceTask<T>>(source_->open(sc), m, ctx.settings.batch_size, state, ctx.worker_index());
+    task.restore();
     make_side_outputs(ctx, task.sides());
     ctx.set_port<T>(out_, task.output());
     ctx.worker.add_task(task);

@@ -51,7 +51,7 @@ class LogSink final : public Sink<std::int64_t> {
       std::lock_guard lock(s_->mu);
       for (auto& r : batch) s_->logs[w_].push_back(Entry{false, r.value});
     }
-    void on_checkpoint_barrier(std::uint64_t id) override {
+    void on_checkpoint_barrier(std::uint64_t id, StateWriter&) override {
       std::lock_guard lock(s_->mu);
       s_->logs[w_].push_back(Entry{true, static_cast<std::int64_t>(id)});
     }

@@ -1,0 +1,89 @@
+#include "checkpoint/rocksdb_checkpoints.hpp"
+
+#include <utility>
+
+#include "checkpoint/checkpoint_error.hpp"
+#include "checkpoint/checkpoint_store.hpp"
+#include "streaming/errors.hpp"
+
+namespace sluice {
+
+namespace {
+
+class RocksWriter final : public CheckpointWriter {
+ public:
+  explicit RocksWriter(PendingCheckpoint pending) : pending_(std::move(pending)) {}
+  void add_part(std::string_view operator_name, std::string_view key, std::string_view bytes) override {
+    pending_.add_part(operator_name, key, bytes);
+  }
+  void commit() override { pending_.commit(); }
+  void abort() noexcept override { pending_.abort(); }
+
+ private:
+  PendingCheckpoint pending_;
+};
+
+class RocksSession final : public CheckpointSession {
+ public:
+  explicit RocksSession(CheckpointStore store) : store_(std::move(store)) {}
+
+  std::unique_ptr<CheckpointWriter> begin(std::uint64_t id, bool is_savepoint) override {
+    PendingOptions o;
+    o.is_savepoint = is_savepoint;
+    return std::make_unique<RocksWriter>(store_.begin(id, o));
+  }
+  std::optional<RestoredCheckpoint> restore_latest() override {
+    std::optional<CheckpointManifest> m = store_.latest_valid();
+    if (!m) return std::nullopt;
+    return read(*m);
+  }
+  RestoredCheckpoint restore(std::uint64_t id) override {
+    CheckpointManifest m = store_.load(id);
+    if (std::optional<std::string> problem = store_.find_problem(m))
+      throw CheckpointError(store_.state_dir().string(), "restore checkpoint " + std::to_string(id), *problem);
+    return read(m);
+  }
+  std::uint64_t newest_id() override { return store_.newest_id().value_or(0); }
+
+ private:
+  RestoredCheckpoint read(const CheckpointManifest& m) const {
+    RestoredCheckpoint cp;
+    cp.id = m.id;
+    cp.is_savepoint = m.is_savepoint;
+    for (const PartRef& part : m.parts) cp.parts[part.operator_uid][part.part_key] = store_.read_part(part);
+    return cp;
+  }
+
+  CheckpointStore store_;
+};
+
+class RocksCheckpoints final : public CheckpointStorage {
+ public:
+  explicit RocksCheckpoints(std::filesystem::path dir) : dir_(std::move(dir)) {}
+
+  std::string describe() const override { return "RocksDB checkpoints in '" + dir_.string() + "'"; }
+
+  std::unique_ptr<CheckpointSession> open(const std::string& job_id, std::size_t retained,
+                                          std::function<void(const std::string&)> log) const override {
+    if (job_id.empty() || job_id == "." || job_id == ".." || job_id.find('/') != std::string::npos ||
+        job_id.find('\0') != std::string::npos)
+      throw ConfigError("rocksdb_checkpoints", "query name",
+                        "'" + job_id + "' cannot name a directory; use a name without '/'");
+    CheckpointStoreOptions o;
+    o.job_id = job_id;
+    o.retained_checkpoints = retained;
+    o.log = std::move(log);
+    return std::make_unique<RocksSession>(CheckpointStore(dir_ / job_id, std::move(o)));
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace
+
+std::shared_ptr<const CheckpointStorage> rocksdb_checkpoints(std::filesystem::path state_dir) {
+  return std::make_shared<RocksCheckpoints>(std::move(state_dir));
+}
+
+}  // namespace sluice
