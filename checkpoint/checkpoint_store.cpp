@@ -170,6 +170,24 @@ void CheckpointStore::for_each_extra(std::string_view prefix,
   s.check(it->status(), "read extras");
 }
 
+void CheckpointStore::put_marker(std::string_view key, std::string_view value) {
+  detail::RocksStore& s = *store_;
+  const std::string k = std::string(detail::kMarkerPrefix) + std::string(key);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s.check(s.db->Put(wo, s.meta_cf.get(), k, rocksdb::Slice(value.data(), value.size())), "write marker '" + k + "'");
+}
+
+std::optional<std::string> CheckpointStore::get_marker(std::string_view key) const {
+  detail::RocksStore& s = *store_;
+  const std::string k = std::string(detail::kMarkerPrefix) + std::string(key);
+  std::string value;
+  const rocksdb::Status st = s.db->Get(detail::verified_reads(), s.meta_cf.get(), k, &value);
+  if (st.IsNotFound()) return std::nullopt;
+  s.check(st, "read marker '" + k + "'");
+  return value;
+}
+
 CheckpointManifest CheckpointStore::write_savepoint(std::uint64_t id,
                                                      const std::filesystem::path& savepoint_dir) const {
   const CheckpointManifest source = load(id);

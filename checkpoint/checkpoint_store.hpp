@@ -161,6 +161,14 @@ class CheckpointStore {
   void for_each_extra(std::string_view prefix,
                       const std::function<void(std::string_view key, std::string_view value)>& fn) const;
 
+  /// Stores key -> value durably (a synced write) at once, outside any
+  /// checkpoint: what must survive a crash between checkpoints, such as how
+  /// far a sink has delivered committed output. Thread-safe; the last write
+  /// to a key wins. Throws CheckpointError when RocksDB fails.
+  void put_marker(std::string_view key, std::string_view value);
+  /// The marker `key`, or nullopt.
+  std::optional<std::string> get_marker(std::string_view key) const;
+
   /// Writes checkpoint `id` as a savepoint into its own store in
   /// `savepoint_dir` (opened or created; it must not hold a checkpoint with
   /// an id >= id): every part copied in full (no references; each verified

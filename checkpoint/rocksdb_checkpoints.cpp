@@ -25,7 +25,8 @@ class RocksWriter final : public CheckpointWriter {
 
 class RocksSession final : public CheckpointSession {
  public:
-  explicit RocksSession(CheckpointStore store) : store_(std::move(store)) {}
+  RocksSession(CheckpointStore store, std::string job_id, std::function<void(const std::string&)> log)
+      : store_(std::move(store)), job_id_(std::move(job_id)), log_(std::move(log)) {}
 
   std::unique_ptr<CheckpointWriter> begin(std::uint64_t id, bool is_savepoint) override {
     PendingOptions o;
@@ -35,26 +36,45 @@ class RocksSession final : public CheckpointSession {
   std::optional<RestoredCheckpoint> restore_latest() override {
     std::optional<CheckpointManifest> m = store_.latest_valid();
     if (!m) return std::nullopt;
-    return read(*m);
+    return read(store_, *m);
   }
   RestoredCheckpoint restore(std::uint64_t id) override {
     CheckpointManifest m = store_.load(id);
     if (std::optional<std::string> problem = store_.find_problem(m))
       throw CheckpointError(store_.state_dir().string(), "restore checkpoint " + std::to_string(id), *problem);
-    return read(m);
+    return read(store_, m);
   }
   std::uint64_t newest_id() override { return store_.newest_id().value_or(0); }
+  void put_marker(std::string_view key, std::string_view value) override { store_.put_marker(key, value); }
+  std::optional<std::string> get_marker(std::string_view key) override { return store_.get_marker(key); }
+  void write_savepoint(std::uint64_t id, const std::filesystem::path& dir) override {
+    store_.write_savepoint(id, dir);
+  }
+  RestoredCheckpoint read_savepoint(const std::filesystem::path& dir) override {
+    if (!std::filesystem::exists(dir / "db"))
+      throw CheckpointError(dir.string(), "read savepoint", "no savepoint there (no 'db' directory)");
+    // Opened with the job id it was written with: a savepoint of this job.
+    CheckpointStoreOptions o;
+    o.job_id = job_id_;
+    o.log = log_;
+    CheckpointStore savepoint(dir, std::move(o));
+    std::optional<CheckpointManifest> m = savepoint.latest_valid();
+    if (!m) throw CheckpointError(dir.string(), "read savepoint", "it holds no savepoint");
+    return read(savepoint, *m);
+  }
 
  private:
-  RestoredCheckpoint read(const CheckpointManifest& m) const {
+  static RestoredCheckpoint read(const CheckpointStore& store, const CheckpointManifest& m) {
     RestoredCheckpoint cp;
     cp.id = m.id;
     cp.is_savepoint = m.is_savepoint;
-    for (const PartRef& part : m.parts) cp.parts[part.operator_uid][part.part_key] = store_.read_part(part);
+    for (const PartRef& part : m.parts) cp.parts[part.operator_uid][part.part_key] = store.read_part(part);
     return cp;
   }
 
   CheckpointStore store_;
+  std::string job_id_;
+  std::function<void(const std::string&)> log_;
 };
 
 class RocksCheckpoints final : public CheckpointStorage {
@@ -72,8 +92,8 @@ class RocksCheckpoints final : public CheckpointStorage {
     CheckpointStoreOptions o;
     o.job_id = job_id;
     o.retained_checkpoints = retained;
-    o.log = std::move(log);
-    return std::make_unique<RocksSession>(CheckpointStore(dir_ / job_id, std::move(o)));
+    o.log = log;
+    return std::make_unique<RocksSession>(CheckpointStore(dir_ / job_id, std::move(o)), job_id, std::move(log));
   }
 
  private:

@@ -19,6 +19,7 @@ struct QuerySample {
   std::size_t workers = 0;
   Timestamp started_at_us = 0;
   QueryMetrics totals;
+  CheckpointStats checkpoints;
   std::vector<OperatorWorkerStats> instances;
 };
 
@@ -146,6 +147,7 @@ std::string prometheus_text(const Engine& engine) {
     s.workers = q->workers();
     s.started_at_us = q->started_at_us();
     s.totals = q->metrics();
+    s.checkpoints = q->checkpoint_stats();
     s.instances = q->metrics_by_worker();
   }
 
@@ -200,6 +202,38 @@ std::string prometheus_text(const Engine& engine) {
   w.family("sluice_query_event_time_lag_seconds", "gauge", "Processing time minus the query's watermark, in seconds (0 before the first watermark).");
   for (const QuerySample& q : queries) {
     append_us_as_seconds(w.begin().label("query", q.name).value(), q.totals.event_time_lag_us);
+    w.end();
+  }
+  w.family("sluice_query_checkpoints_completed_total", "counter", "Checkpoints the query completed (committed) in this run.");
+  for (const QuerySample& q : queries) {
+    append_uint(w.begin().label("query", q.name).value(), q.checkpoints.completed);
+    w.end();
+  }
+  w.family("sluice_query_checkpoints_failed_total", "counter",
+           "Checkpoints aborted in this run: timeout, storage failure, or the query ended first.");
+  for (const QuerySample& q : queries) {
+    append_uint(w.begin().label("query", q.name).value(), q.checkpoints.failed);
+    w.end();
+  }
+  // The last checkpoint's figures exist once one completed.
+  w.family("sluice_query_last_checkpoint_id", "gauge", "Id of the newest checkpoint completed in this run.");
+  for (const QuerySample& q : queries) {
+    if (q.checkpoints.last_completed_id == 0) continue;
+    append_uint(w.begin().label("query", q.name).value(), q.checkpoints.last_completed_id);
+    w.end();
+  }
+  w.family("sluice_query_last_checkpoint_duration_seconds", "gauge",
+           "From trigger to commit of the newest completed checkpoint, in seconds.");
+  for (const QuerySample& q : queries) {
+    if (q.checkpoints.last_completed_id == 0) continue;
+    append_us_as_seconds(w.begin().label("query", q.name).value(),
+                         static_cast<Timestamp>(q.checkpoints.last_duration_us));
+    w.end();
+  }
+  w.family("sluice_query_last_checkpoint_size_bytes", "gauge", "Bytes of state in the newest completed checkpoint.");
+  for (const QuerySample& q : queries) {
+    if (q.checkpoints.last_completed_id == 0) continue;
+    append_uint(w.begin().label("query", q.name).value(), q.checkpoints.last_bytes);
     w.end();
   }
 

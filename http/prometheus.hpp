@@ -18,6 +18,9 @@
 //   sluice_query_watermark_seconds{query}    gauge   minimum over sinks; no sample before
 //                                                    the first watermark, +Inf after end of input
 //   sluice_query_event_time_lag_seconds{query} gauge processing time minus that watermark
+//   sluice_query_checkpoints_completed_total, sluice_query_checkpoints_failed_total{query} counter
+//   sluice_query_last_checkpoint_id, sluice_query_last_checkpoint_duration_seconds,
+//   sluice_query_last_checkpoint_size_bytes{query}  gauge  no sample before one completed
 //   sluice_operator_records_in_total, _records_out_total, _late_records_total,
 //   _dropped_records_total, _dead_letters_total{query,operator,worker}  counter
 //   sluice_operator_watermark_seconds{query,operator,worker} gauge (as the query's)

@@ -33,7 +33,17 @@ Json to_json(const Query& q) {
   } else {
     j["error"] = nullptr;
   }
-  j["last_checkpoint"] = nullptr;
+  const CheckpointStats cp = q.checkpoint_stats();
+  if (cp.last_completed_id == 0) {
+    j["last_checkpoint"] = nullptr;
+  } else {
+    j["last_checkpoint"] =
+        Json{{"id", cp.last_completed_id}, {"bytes", cp.last_bytes}, {"duration_us", cp.last_duration_us}};
+  }
+  j["checkpoints"] = Json{{"completed", cp.completed},
+                          {"failed", cp.failed},
+                          {"restored_from", cp.restored_id == 0 ? Json(nullptr) : Json(cp.restored_id)},
+                          {"last_error", cp.last_error.empty() ? Json(nullptr) : Json(cp.last_error)}};
   Json ops = Json::array();
   for (const OperatorStats& o : m.operators)
     ops.push_back(Json{{"name", o.name},

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -62,6 +63,18 @@ class CheckpointSession {
   virtual std::uint64_t newest_id() = 0;
   /// Checkpoint `id` exactly; throws when it is missing or damaged.
   virtual RestoredCheckpoint restore(std::uint64_t id) = 0;
+  /// Stores key -> value durably at once, outside checkpoints (how far a
+  /// sink delivered). Thread-safe: called from workers.
+  virtual void put_marker(std::string_view key, std::string_view value) = 0;
+  /// The marker `key`, or nullopt. Thread-safe.
+  virtual std::optional<std::string> get_marker(std::string_view key) = 0;
+  /// Copies complete checkpoint `id` in full into a savepoint at `dir` (a
+  /// directory of its own, portable: no references into this storage).
+  /// Thread-safe (reads this storage only).
+  virtual void write_savepoint(std::uint64_t id, const std::filesystem::path& dir) = 0;
+  /// The savepoint at `dir` (written by write_savepoint of this storage
+  /// kind), to restore from. Throws when it is missing or damaged.
+  virtual RestoredCheckpoint read_savepoint(const std::filesystem::path& dir) = 0;
 };
 
 /// A description of where checkpoints go, shared by every query that uses

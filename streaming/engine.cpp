@@ -42,9 +42,15 @@ void QueryOptions::validate() const {
     throw ConfigError("QueryOptions.checkpoints", "interval_us", "must be >= 0 (0: no periodic checkpoints)");
   if (checkpoints.retained == 0) throw ConfigError("QueryOptions.checkpoints", "retained", "must be >= 1");
   if (checkpoints.timeout.count() <= 0) throw ConfigError("QueryOptions.checkpoints", "timeout", "must be > 0");
-  if (checkpoints.storage == nullptr && (checkpoints.interval_us > 0 || checkpoints.restore_id))
-    throw ConfigError("QueryOptions.checkpoints", checkpoints.interval_us > 0 ? "interval_us" : "restore_id",
+  if (checkpoints.storage == nullptr &&
+      (checkpoints.interval_us > 0 || checkpoints.restore_id || checkpoints.restore_savepoint))
+    throw ConfigError("QueryOptions.checkpoints",
+                      checkpoints.interval_us > 0 ? "interval_us"
+                      : checkpoints.restore_id    ? "restore_id"
+                                                  : "restore_savepoint",
                       "needs storage (e.g. sluice::rocksdb_checkpoints(dir))");
+  if (checkpoints.restore_id && checkpoints.restore_savepoint)
+    throw ConfigError("QueryOptions.checkpoints", "restore_savepoint", "give restore_id or restore_savepoint, not both");
   exchange_buffer.validate("QueryOptions.exchange_buffer");
   if (exchange_buffer.strategy == Backpressure::kDropOldest || exchange_buffer.strategy == Backpressure::kDropNewest)
     throw ConfigError("QueryOptions.exchange_buffer", "strategy",
@@ -126,7 +132,9 @@ void Query::open_checkpoints(const CheckpointOptions& o) {
   }
   std::unique_ptr<CheckpointSession> session = o.storage->open(name_, o.retained, log);
   std::optional<RestoredCheckpoint> restored;
-  if (o.restore_id) {
+  if (o.restore_savepoint) {
+    restored = session->read_savepoint(*o.restore_savepoint);
+  } else if (o.restore_id) {
     restored = session->restore(*o.restore_id);
   } else if (o.restore) {
     restored = session->restore_latest();
@@ -137,7 +145,7 @@ void Query::open_checkpoints(const CheckpointOptions& o) {
     restored_id_ = restored_->id;
     log("query '" + name_ + "': restoring " + (restored_->is_savepoint ? "savepoint " : "checkpoint ") +
         std::to_string(restored_id_) + " (" + std::to_string(stored_bytes(*restored_)) + " bytes) from " +
-        o.storage->describe());
+        (o.restore_savepoint ? "'" + o.restore_savepoint->string() + "'" : o.storage->describe()));
   } else {
     log("query '" + name_ + "': " + (o.restore ? "no checkpoint to restore in " : "not restoring from ") +
         o.storage->describe() + "; starting fresh");
@@ -146,6 +154,7 @@ void Query::open_checkpoints(const CheckpointOptions& o) {
   checkpoints_ = std::make_shared<detail::CheckpointCoordinator>(shared_.workers, std::move(session), next_id,
                                                                  o.timeout, log);
   shared_.restored = restored_.get();
+  if (!o.restore && !o.restore_id && !o.restore_savepoint) checkpoints_->set_fresh_start();
   // The run's settings: a participant that has ended from the start.
   const std::size_t slot = checkpoints_->add_participant(kQueryPart);
   checkpoints_->ended(slot, {{"settings", run_settings_part(settings_)}});
@@ -275,7 +284,21 @@ bool Query::wait_for_checkpoint(std::uint64_t id, std::chrono::milliseconds time
 
 std::uint64_t Query::last_completed_checkpoint() const { return checkpoints_->completed(); }
 
-detail::CheckpointCounters Query::checkpoint_counters() const { return checkpoints_->counters(); }
+std::uint64_t Query::savepoint(const std::filesystem::path& dir, std::chrono::milliseconds timeout) {
+  const std::uint64_t id = checkpoint_now();
+  if (!wait_for_checkpoint(id, timeout))
+    throw SluiceError("query '" + name_ + "': savepoint: checkpoint " + std::to_string(id) +
+                      " did not complete within " + std::to_string(timeout.count()) + " ms" +
+                      (checkpoint_stats().last_error.empty() ? "" : " (" + checkpoint_stats().last_error + ")"));
+  checkpoints_->write_savepoint(id, dir);
+  return id;
+}
+
+CheckpointStats Query::checkpoint_stats() const {
+  CheckpointStats s = checkpoints_->counters();
+  s.restored_id = restored_id_;
+  return s;
+}
 
 void Query::release() {
   // Destroyed outside the lock; workers (operators, tasks) before the
@@ -380,6 +403,12 @@ bool Engine::remove(const std::string& name) {
   }
   q->join();
   return true;
+}
+
+std::uint64_t Engine::savepoint(const std::string& name, const std::filesystem::path& dir) {
+  std::shared_ptr<Query> q = get(name);
+  if (q == nullptr) throw SluiceError("savepoint: no query named '" + name + "'");
+  return q->savepoint(dir);
 }
 
 std::vector<std::string> Engine::list() const {

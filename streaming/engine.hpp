@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -54,9 +55,12 @@ struct CheckpointOptions {
   /// the storage, if there is one (default); false: start fresh (new
   /// checkpoints still get ids above the stored ones).
   bool restore = true;
-  /// Restore exactly this checkpoint (or savepoint) instead of the newest;
-  /// the query fails to start when it is missing or damaged.
+  /// Restore exactly this checkpoint instead of the newest; the query fails
+  /// to start when it is missing or damaged.
   std::optional<std::uint64_t> restore_id = std::nullopt;
+  /// Restore the savepoint in this directory (Query::savepoint), on any
+  /// worker count, instead of a checkpoint; new checkpoints go to `storage`.
+  std::optional<std::filesystem::path> restore_savepoint = std::nullopt;
   /// Receives one line per notable event (restore, failed checkpoint). Default: stderr.
   std::function<void(const std::string&)> log = {};
 };
@@ -182,10 +186,20 @@ class Query {
   bool wait_for_checkpoint(std::uint64_t id, std::chrono::milliseconds timeout);
   /// The newest complete checkpoint (0: none yet in this run).
   std::uint64_t last_completed_checkpoint() const;
+  /// Takes a checkpoint now and copies it, in full, into a savepoint at
+  /// `dir` (a directory of its own): a portable snapshot the user keeps
+  /// (retention never deletes it) and restores with
+  /// CheckpointOptions::restore_savepoint, on any worker count. Returns its
+  /// id. Throws SluiceError when the checkpoint does not complete within
+  /// `timeout`, ConfigError without checkpoint storage, and CheckpointError
+  /// when the copy fails. A directory may hold several savepoints of one
+  /// query (restoring takes the newest).
+  std::uint64_t savepoint(const std::filesystem::path& dir,
+                          std::chrono::milliseconds timeout = std::chrono::milliseconds(60'000));
   /// The checkpoint this run restored (0: it started fresh).
   std::uint64_t restored_checkpoint() const { return restored_id_; }
-  /// Checkpoint counts, sizes and the last failure.
-  detail::CheckpointCounters checkpoint_counters() const;
+  /// Checkpoint counts, the last one's size and duration, the last failure.
+  CheckpointStats checkpoint_stats() const;
 
  private:
   friend class Engine;
@@ -251,6 +265,8 @@ class Engine {
   /// Forgets the query named `name` (its status and metrics); false if there
   /// is none. Throws SluiceError if it is still running.
   bool remove(const std::string& name);
+  /// query(name)->savepoint(dir); throws SluiceError when there is no such query.
+  std::uint64_t savepoint(const std::string& name, const std::filesystem::path& dir);
   /// Stops every query and waits for them.
   void shutdown(StopMode mode = StopMode::kCancel);
 

@@ -96,6 +96,17 @@ struct BufferStats {
 };
 
 /// A point-in-time view of a query's metrics.
+/// A query's checkpoints so far (Query::checkpoint_stats).
+struct CheckpointStats {
+  std::uint64_t completed = 0;          ///< committed (without storage: complete) in this run
+  std::uint64_t failed = 0;             ///< aborted: timeout, storage failure, query ended first
+  std::uint64_t last_completed_id = 0;  ///< 0: none yet in this run
+  std::uint64_t last_bytes = 0;         ///< bytes of the parts of the last committed one
+  std::uint64_t last_duration_us = 0;   ///< its trigger to commit, in µs (steady clock)
+  std::uint64_t restored_id = 0;        ///< the checkpoint this run restored (0: started fresh)
+  std::string last_error;               ///< why the last failed one failed
+};
+
 struct QueryMetrics {
   std::vector<OperatorStats> operators;  ///< in graph order
   std::vector<BufferStats> buffers;

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +22,16 @@ struct SinkContext {
   std::size_t worker_index = 0;
   std::size_t worker_count = 1;
   std::string name;
+  /// Whether the query stores checkpoints (the writer's checkpoint calls
+  /// then matter; see SinkWriter).
+  bool checkpointed = false;
+  /// Durable markers of this sink, outside checkpoints: put_marker writes
+  /// key -> value at once (synced), so it survives a crash between
+  /// checkpoints (e.g. how far committed output was delivered). Keys are
+  /// this sink's own. Without checkpoint storage put does nothing and get
+  /// finds nothing. Callable from the writer's thread.
+  std::function<void(std::string_view key, std::string_view value)> put_marker = {};
+  std::function<std::optional<std::string>(std::string_view key)> get_marker = {};
 };
 
 template <class T>
@@ -37,7 +49,10 @@ class SinkWriter {
   /// durable but not yet final (flush and sync a file, pre-commit a
   /// transaction) and write into `handle` what committing it, or recovering
   /// to this checkpoint, needs (a file length, a transaction id). The handle
-  /// is stored in the checkpoint only when checkpoints have storage.
+  /// is stored in the checkpoint only when checkpoints have storage. At end
+  /// of input, after on_end_of_input, it is called once more with
+  /// checkpoint_id 0 when the query stores checkpoints: that handle is the
+  /// writer's final state, standing for it in every later checkpoint.
   virtual void on_checkpoint_barrier(std::uint64_t checkpoint_id, StateWriter& handle) {}
   /// Checkpoint `checkpoint_id` is committed (durable): make its output
   /// final. Called on the writer's thread, in increasing id order; ids may be

@@ -61,8 +61,16 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
 
  public:
   WatermarkOperator(OperatorMetrics& m, const Clock& clock, const WatermarkStrategy& s,
-                    const Punctuation* punct = nullptr, AlignmentGroup* group = nullptr, std::size_t worker = 0)
-      : Base(m), clock_(clock), strategy_(s), punct_(punct), group_(group), worker_(worker) {}
+                    const Punctuation* punct = nullptr, AlignmentGroup* group = nullptr, std::size_t worker = 0,
+                    OperatorState* state = nullptr, std::size_t workers = 1)
+      : Base(m),
+        clock_(clock),
+        strategy_(s),
+        punct_(punct),
+        group_(group),
+        worker_(worker),
+        state_(state),
+        workers_(workers) {}
 
   /// Aligned streams: hold the source back while this worker's next
   /// watermark would lead the slowest worker's by more than the max drift.
@@ -78,9 +86,13 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
            saturating_add(slowest, strategy_.max_drift_us);
   }
 
-  void open() override { last_activity_us_ = last_emit_us_ = clock_.now_us(); }
+  void open() override {
+    last_activity_us_ = last_emit_us_ = clock_.now_us();
+    restore();
+  }
 
   void push(Batch<T>& batch) override {
+    if (restored_pending_) emit_restored();
     this->metrics_.records_in.add(batch.size());
     this->metrics_.records_out.add(batch.size());
     saw_records_ = true;
@@ -109,14 +121,19 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
     // Only the end-of-input watermark passes; idleness is decided here.
     if (c.kind == Control::Kind::kWatermark && c.ts_us != kMaxTimestamp) return;
     if (c.kind == Control::Kind::kIdle || c.kind == Control::Kind::kActive) return;
+    if (restored_pending_) emit_restored();
     if (c.kind == Control::Kind::kWatermark) {
       current_ = kMaxTimestamp;
       publish(kMaxTimestamp);
     }
+    if (state_ != nullptr && c.kind == Control::Kind::kBarrier)
+      state_->snapshot_instance(c.checkpoint_id, worker_, write_state());
+    if (state_ != nullptr && c.kind == Control::Kind::kEndOfInput) state_->end_instance(worker_, write_state());
     Base::control(c);
   }
 
   void on_processing_time(Timestamp now) override {
+    if (restored_pending_) emit_restored();
     // A source paused by alignment is not idle: it has records, we hold them.
     if (saw_records_ || holds_back()) {
       saw_records_ = false;
@@ -141,6 +158,49 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
   }
 
  private:
+  // Checkpointed: the largest timestamp seen and the watermark emitted, so
+  // a restored run emits the same watermarks as one without a crash.
+  auto write_state() const {
+    return [this](StateWriter& w) {
+      w.write(max_ts_);
+      w.write(current_);
+    };
+  }
+  // The same worker count: each instance continues its own share. Another
+  // count: shares are dealt anew, so every instance starts from the
+  // smallest of the old ones (never ahead of any share's data).
+  void restore() {
+    if (state_ == nullptr) return;
+    const std::vector<std::string_view> parts = state_->restored_instance_states();
+    if (parts.empty()) return;
+    const bool same_share = parts.size() == workers_;
+    Timestamp max_ts = kMaxTimestamp, current = kMaxTimestamp;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      StateReader r(parts[i]);
+      const auto m = r.read<Timestamp>();
+      const auto c = r.read<Timestamp>();
+      r.expect_end("watermark state of instance " + std::to_string(i) + " of '" + this->metrics_.name + "'");
+      if (same_share && i != worker_) continue;
+      max_ts = std::min(max_ts, m);
+      current = std::min(current, c);
+    }
+    max_ts_ = max_ts;
+    current_ = current;
+    restored_pending_ = current_ != kMinTimestamp;
+  }
+  // Downstream channels start at the minimum again: tell them the restored
+  // watermark before anything else (not in open(): consumers open later).
+  void emit_restored() {
+    restored_pending_ = false;
+    if (current_ == kMaxTimestamp) {
+      publish(kMaxTimestamp);
+      return;  // the share had ended; its end of input follows from upstream
+    }
+    publish(current_);
+    this->metrics_.watermark_us.set(current_);
+    this->out_.control(Control::watermark(current_));
+  }
+
   DurationUs idle_timeout() const {
     if constexpr (!std::is_same_v<Punctuation, NoPunctuation>) return punct_->idle_timeout_us;
     return strategy_.idle_timeout_us;
@@ -207,6 +267,9 @@ class WatermarkOperator final : public OneInputOperator<T, T>, public FlowGate {
   Batch<T> slice_;
   AlignmentGroup* group_;
   std::size_t worker_;
+  OperatorState* state_;
+  std::size_t workers_;  // of this run
+  bool restored_pending_ = false;  // the restored watermark is still to be sent
 };
 
 template <class T, class Punctuation = NoPunctuation>
@@ -231,7 +294,8 @@ class WatermarkNode final : public Node {
     if (strategy_.max_drift_us > 0 && ctx.settings.workers > 1)
       group = std::any_cast<std::shared_ptr<AlignmentGroup>>(ctx.shared.by_node[static_cast<std::size_t>(id())]).get();
     auto& op = ctx.make<WatermarkOperator<T, Punctuation>>(m, *ctx.settings.clock, strategy_, p, group,
-                                                           ctx.worker_index());
+                                                           ctx.worker_index(), ctx.operator_state(name()),
+                                                           ctx.settings.workers);
     ctx.port<T>(in_).connect(&op);
     ctx.set_port<T>(out_, op.output());
   }

@@ -3,7 +3,8 @@
 //
 // One database under <state_dir>/db with column families:
 //   "default"   store metadata: kExtrasAsOfKey -> u64 LE, the checkpoint id the
-//               extras belong to (written by every commit);
+//               extras belong to (written by every commit); kMarkerPrefix +
+//               caller key -> caller value (put_marker, outside checkpoints);
 //   "parts"     payloads: payload_key(writer id, operator uid, part key) -> the
 //               caller's bytes, unchanged. Keys sort by the id of the
 //               checkpoint that wrote them, so an uncommitted checkpoint's
@@ -25,6 +26,7 @@ inline constexpr const char* kPartsCf = "parts";
 inline constexpr const char* kManifestsCf = "manifests";
 inline constexpr const char* kExtrasCf = "extras";
 inline constexpr std::string_view kExtrasAsOfKey = "extras_checkpoint_id";
+inline constexpr std::string_view kMarkerPrefix = "marker/";
 
 /// 8-byte big-endian id: keys sort numerically.
 std::string manifest_key(std::uint64_t id);

@@ -34,6 +34,8 @@
 #include "windows/window.hpp"
 #include "windows/windowed_stream.hpp"
 
+#include "checkpoint/rocksdb_checkpoints.hpp"
+
 #include "connectors/callback_sink.hpp"
 #include "connectors/collect_sink.hpp"
 #include "connectors/generator.hpp"

@@ -28,7 +28,10 @@ void CheckpointCoordinator::close() {
   if (thread_.joinable()) thread_.join();
   if (writer_ != nullptr) writer_->abort();
   writer_.reset();
-  session_.reset();
+  {
+    std::lock_guard session_lock(session_mu_);
+    session_.reset();
+  }
   std::lock_guard lock(mu_);
   if (in_flight_ != 0) finish_locked(in_flight_, false, "the query ended before it completed");
 }
@@ -164,7 +167,7 @@ bool CheckpointCoordinator::wait_completed(std::uint64_t id, std::chrono::millis
   return completed_ >= id;
 }
 
-CheckpointCounters CheckpointCoordinator::counters() const {
+CheckpointStats CheckpointCoordinator::counters() const {
   std::lock_guard lock(mu_);
   return counters_;
 }

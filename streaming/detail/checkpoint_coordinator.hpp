@@ -32,28 +32,23 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "streaming/checkpoint_storage.hpp"
 #include "streaming/detail/worker.hpp"
+#include "streaming/errors.hpp"
+#include "streaming/metrics.hpp"
 
 namespace sluice::detail {
-
-/// What the coordinator counts, for metrics and status.
-struct CheckpointCounters {
-  std::uint64_t completed = 0;        ///< committed (or, without storage, complete) checkpoints
-  std::uint64_t failed = 0;           ///< aborted: timeout or storage failure
-  std::uint64_t last_completed_id = 0;
-  std::uint64_t last_bytes = 0;       ///< bytes of the parts of the last committed checkpoint
-  std::uint64_t last_duration_us = 0; ///< trigger to commit, of the last committed checkpoint (steady clock)
-  std::string last_error;             ///< why the last failed one failed
-};
 
 class CheckpointCoordinator {
  public:
@@ -98,13 +93,37 @@ class CheckpointCoordinator {
   /// every checkpoint it did not acknowledge.
   void ended(std::size_t slot, Parts final_parts);
 
+  /// Durable markers outside checkpoints (CheckpointSession::put_marker);
+  /// without storage, put does nothing and get finds nothing. Thread-safe;
+  /// not after close().
+  void put_marker(std::string_view key, std::string_view value) {
+    if (session_ != nullptr) session_->put_marker(key, value);
+  }
+  std::optional<std::string> get_marker(std::string_view key) {
+    return session_ != nullptr && !fresh_start_ ? session_->get_marker(key) : std::nullopt;
+  }
+  /// Copies complete checkpoint `id` into a savepoint at `dir`. Any
+  /// thread. Throws ConfigError without storage or after close(), and what
+  /// the storage throws.
+  void write_savepoint(std::uint64_t id, const std::filesystem::path& dir) {
+    std::lock_guard lock(session_mu_);
+    if (session_ == nullptr)
+      throw ConfigError("Query::savepoint", "checkpoints.storage",
+                        had_storage_ ? "the query has ended" : "a savepoint needs checkpoint storage");
+    session_->write_savepoint(id, dir);
+  }
+
+  /// The run starts over (CheckpointOptions::restore false): markers of
+  /// earlier runs are not read (and get overwritten). Before the run starts.
+  void set_fresh_start() { fresh_start_ = true; }
+
   /// The newest complete (with storage: committed) checkpoint, 0: none.
   std::uint64_t completed() const;
   /// Waits until checkpoint `id` (or a newer one) is complete; false on
   /// timeout, or as soon as checkpoint `id` failed.
   bool wait_completed(std::uint64_t id, std::chrono::milliseconds timeout);
 
-  CheckpointCounters counters() const;
+  CheckpointStats counters() const;
 
   /// The workers are about to be destroyed: wake them no more.
   void detach_workers();
@@ -145,6 +164,8 @@ class CheckpointCoordinator {
   std::chrono::milliseconds timeout_;
   Log log_;
   const bool had_storage_;  // storing() before close()
+  bool fresh_start_ = false;
+  std::mutex session_mu_;  // write_savepoint (any thread) against close()
 
   mutable std::mutex mu_;
   std::condition_variable cv_;         // completed_ / failed_ / queue changes
@@ -157,7 +178,7 @@ class CheckpointCoordinator {
   std::uint64_t completed_ = 0;
   std::uint64_t newest_failed_ = 0;
   std::uint64_t in_flight_bytes_ = 0;
-  CheckpointCounters counters_;
+  CheckpointStats counters_;
   std::deque<Job> queue_;
   bool stopping_ = false;
   std::atomic<std::uint64_t> requested_{0};

@@ -49,4 +49,14 @@ std::vector<std::string_view> OperatorState::restored_instances() const {
   return out;
 }
 
+std::vector<std::string_view> OperatorState::restored_instance_states() const {
+  std::vector<std::string_view> parts = restored_instances();
+  for (std::string_view& p : parts) {
+    StateReader r(p);
+    check_state_format_version(r.read<std::uint32_t>());
+    p = p.substr(r.offset());
+  }
+  return parts;
+}
+
 }  // namespace sluice::detail

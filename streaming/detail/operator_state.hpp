@@ -28,6 +28,7 @@
 #include "streaming/checkpoint_storage.hpp"
 #include "streaming/detail/checkpoint_coordinator.hpp"
 #include "streaming/detail/worker.hpp"
+#include "streaming/serde.hpp"
 
 namespace sluice::detail {
 
@@ -68,6 +69,28 @@ class OperatorState : public Lifecycle {  // a Lifecycle only to be owned by the
   /// The newest committed checkpoint (0: none).
   std::uint64_t completed() const { return coordinator_->completed(); }
 
+  /// At barrier `id`: calls write(w) (always: a sink pre-commits there),
+  /// adds what it wrote as this instance's part "instance/<index>" after the
+  /// state format version when storing, then acknowledges.
+  template <class Write>
+  void snapshot_instance(std::uint64_t id, std::size_t index, Write&& write) {
+    std::string bytes = instance_bytes(write);
+    if (storing()) add_part(id, instance_part(index), std::move(bytes));
+    acknowledge(id);
+  }
+  /// At end of input: the same, as this instance's final state.
+  template <class Write>
+  void end_instance(std::size_t index, Write&& write) {
+    std::string bytes = instance_bytes(write);
+    std::vector<std::pair<std::string, std::string>> parts;
+    if (storing()) parts.emplace_back(instance_part(index), std::move(bytes));
+    ended(std::move(parts));
+  }
+  /// The restored "instance/<i>" parts by index, each after its state
+  /// format version (checked); empty when not restoring or the checkpoint
+  /// has none of this operator.
+  std::vector<std::string_view> restored_instance_states() const;
+
   /// The checkpoint this run restores (null: a fresh start).
   const RestoredCheckpoint* restored() const { return restored_; }
   /// This operator's part `key` in the restored checkpoint, or null.
@@ -79,6 +102,14 @@ class OperatorState : public Lifecycle {  // a Lifecycle only to be owned by the
   std::vector<std::string_view> restored_instances() const;
 
  private:
+  template <class Write>
+  static std::string instance_bytes(Write& write) {
+    StateWriter w;
+    w.write(kStateFormatVersion);
+    write(w);
+    return w.take();
+  }
+
   std::shared_ptr<CheckpointCoordinator> coordinator_;
   std::string name_;
   std::size_t slot_;

@@ -17,8 +17,7 @@ class SinkOperator final : public Input<T>, public Lifecycle {
 
   void open() override {
     if (state_ == nullptr || state_->restored() == nullptr) return;
-    std::vector<std::string_view> handles;
-    for (std::string_view part : state_->restored_instances()) handles.push_back(strip_version(part));
+    const std::vector<std::string_view> handles = state_->restored_instance_states();
     // A sink with no part in the checkpoint (added since) starts fresh.
     if (!handles.empty()) writer_->restore(state_->restored()->id, handles);
     committed_ = state_->restored()->id;
@@ -35,17 +34,20 @@ class SinkOperator final : public Input<T>, public Lifecycle {
         break;
       case Control::Kind::kEndOfInput:
         writer_->on_end_of_input();
-        if (state_ != nullptr) {
-          std::vector<std::pair<std::string, std::string>> final_parts;
-          if (state_->storing()) final_parts.emplace_back(instance_part(worker_index_), pre_commit(0));
-          state_->ended(std::move(final_parts));
+        if (state_ != nullptr && state_->storing()) {
+          state_->end_instance(worker_index_, [&](StateWriter& w) { writer_->on_checkpoint_barrier(0, w); });
+        } else if (state_ != nullptr) {
+          state_->ended();
         }
         break;
       case Control::Kind::kBarrier: {
-        std::string handle = pre_commit(c.checkpoint_id);
+        const std::uint64_t id = c.checkpoint_id;
+        auto pre_commit = [&](StateWriter& w) { writer_->on_checkpoint_barrier(id, w); };
         if (state_ != nullptr) {
-          if (state_->storing()) state_->add_part(c.checkpoint_id, instance_part(worker_index_), std::move(handle));
-          state_->acknowledge(c.checkpoint_id);
+          state_->snapshot_instance(id, worker_index_, pre_commit);
+        } else {
+          StateWriter unused;
+          pre_commit(unused);
         }
         commit_completed();
         break;
@@ -60,19 +62,6 @@ class SinkOperator final : public Input<T>, public Lifecycle {
   const std::string& operator_name() const override { return metrics_.name; }
 
  private:
-  // The writer's pre-commit handle after the state format version. id 0:
-  // the end of input (the writer already finished; its handle is final).
-  std::string pre_commit(std::uint64_t id) {
-    StateWriter w;
-    w.write(kStateFormatVersion);
-    if (id != 0) writer_->on_checkpoint_barrier(id, w);
-    return w.take();
-  }
-  std::string_view strip_version(std::string_view part) const {
-    StateReader r(part);
-    check_state_format_version(r.template read<std::uint32_t>());
-    return part.substr(r.offset());
-  }
   // Tells the writer about checkpoints committed since it last heard.
   void commit_completed() {
     if (state_ == nullptr || !state_->storing()) return;
@@ -97,8 +86,18 @@ class SinkNode final : public Node {
       : Node("sink", std::move(name)), in_(in), sink_(std::move(sink)) {}
   void instantiate(BuildContext& ctx) const override {
     OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
+    OperatorState* state = ctx.operator_state(name());
     SinkContext sc{ctx.worker_index(), ctx.settings.workers, name()};
-    auto& op = ctx.make<SinkOperator<T>>(sink_->open(sc), m, ctx.operator_state(name()), ctx.worker_index());
+    if (state != nullptr && state->storing()) {
+      sc.checkpointed = true;
+      std::shared_ptr<CheckpointCoordinator> c = ctx.shared.checkpoints;
+      const std::string prefix = name() + "/";
+      sc.put_marker = [c, prefix](std::string_view key, std::string_view value) {
+        c->put_marker(prefix + std::string(key), value);
+      };
+      sc.get_marker = [c, prefix](std::string_view key) { return c->get_marker(prefix + std::string(key)); };
+    }
+    auto& op = ctx.make<SinkOperator<T>>(sink_->open(sc), m, state, ctx.worker_index());
     ctx.port<T>(in_).connect(&op);
   }
 

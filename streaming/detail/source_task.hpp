@@ -45,12 +45,7 @@ class SourceTask final : public Task {
   /// (if any). Before the first step; throws when they cannot be used.
   void restore() {
     if (state_ == nullptr || state_->restored() == nullptr) return;
-    std::vector<std::string_view> positions = state_->restored_instances();
-    for (std::string_view& p : positions) {
-      StateReader r(p);
-      check_state_format_version(r.template read<std::uint32_t>());
-      p = p.substr(r.offset());
-    }
+    const std::vector<std::string_view> positions = state_->restored_instance_states();
     // A source added since the checkpoint has no positions: it starts fresh.
     if (!positions.empty()) reader_->restore_position(positions);
   }
@@ -87,8 +82,7 @@ class SourceTask final : public Task {
       const std::uint64_t id = state_->requested();
       if (id > injected_) {
         injected_ = id;
-        if (state_->storing()) state_->add_part(id, instance_part(worker_index_), position());
-        state_->acknowledge(id);
+        state_->snapshot_instance(id, worker_index_, write_position());
         out_.control(Control::barrier(id));
         sides_.control(Control::barrier(id));
       }
@@ -126,21 +120,13 @@ class SourceTask final : public Task {
     sides_.flush();
   }
 
-  // The reader's position after the state format version.
-  std::string position() const {
-    StateWriter w;
-    w.write(kStateFormatVersion);
-    reader_->snapshot_position(w);
-    return w.take();
+  auto write_position() const {
+    return [this](StateWriter& w) { reader_->snapshot_position(w); };
   }
 
   void finish() {
     ended_ = true;
-    if (state_ != nullptr) {
-      std::vector<std::pair<std::string, std::string>> final_parts;
-      if (state_->storing()) final_parts.emplace_back(instance_part(worker_index_), position());
-      state_->ended(std::move(final_parts));
-    }
+    if (state_ != nullptr) state_->end_instance(worker_index_, write_position());
     out_.control(Control::watermark(kMaxTimestamp));
     out_.control(Control::end_of_input());
     sides_.control(Control::watermark(kMaxTimestamp));

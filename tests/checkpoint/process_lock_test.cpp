@@ -1,76 +1,23 @@
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <string>
 #include <vector>
 
 #include "checkpoint/checkpoint_store.hpp"
 #include "store_support.hpp"
+#include "support/child_process.hpp"
 #include "support/thrown.hpp"
-
-extern char** environ;
 
 using namespace sluice;
 using namespace sluice::testing;
 
 namespace {
 
-// The lock helper running as a child process, its stdin and stdout piped.
-class Helper {
+// The lock helper as a child process: `mode` and the directory as arguments.
+class Helper : public ChildProcess {
  public:
-  Helper(const std::string& mode, const std::filesystem::path& dir) {
-    int in[2], out[2];
-    REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
-    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    const std::string path = SLUICE_CHECKPOINT_LOCK_HELPER, d = dir.string();
-    std::vector<char*> argv{const_cast<char*>(path.c_str()), const_cast<char*>(mode.c_str()),
-                            const_cast<char*>(d.c_str()), nullptr};
-    const int rc = ::posix_spawn(&pid_, path.c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(in[0]);
-    ::close(out[1]);
-    stdin_ = in[1];
-    stdout_ = out[0];
-    REQUIRE(rc == 0);
-  }
-  ~Helper() {
-    close_stdin();
-    if (stdout_ >= 0) ::close(stdout_);
-    if (pid_ > 0) wait();
-  }
-  Helper(const Helper&) = delete;
-  Helper& operator=(const Helper&) = delete;
-
-  std::string read_line() {
-    std::string line;
-    char c;
-    while (::read(stdout_, &c, 1) == 1 && c != '\n') line += c;
-    return line;
-  }
-  void close_stdin() {
-    if (stdin_ >= 0) ::close(stdin_);
-    stdin_ = -1;
-  }
-  /// The exit code, or 128 + the signal that killed it.
-  int wait() {
-    int status = 0;
-    REQUIRE(::waitpid(pid_, &status, 0) == pid_);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-  int stdin_ = -1, stdout_ = -1;
+  Helper(const std::string& mode, const std::filesystem::path& dir)
+      : ChildProcess({SLUICE_CHECKPOINT_LOCK_HELPER, mode, dir.string()}) {}
 };
 
 }  // namespace

@@ -143,6 +143,18 @@ sluice_query_watermark_seconds{query="numbers"} +Inf
 # HELP sluice_query_event_time_lag_seconds Processing time minus the query's watermark, in seconds (0 before the first watermark).
 # TYPE sluice_query_event_time_lag_seconds gauge
 sluice_query_event_time_lag_seconds{query="numbers"} 0
+# HELP sluice_query_checkpoints_completed_total Checkpoints the query completed (committed) in this run.
+# TYPE sluice_query_checkpoints_completed_total counter
+sluice_query_checkpoints_completed_total{query="numbers"} 0
+# HELP sluice_query_checkpoints_failed_total Checkpoints aborted in this run: timeout, storage failure, or the query ended first.
+# TYPE sluice_query_checkpoints_failed_total counter
+sluice_query_checkpoints_failed_total{query="numbers"} 0
+# HELP sluice_query_last_checkpoint_id Id of the newest checkpoint completed in this run.
+# TYPE sluice_query_last_checkpoint_id gauge
+# HELP sluice_query_last_checkpoint_duration_seconds From trigger to commit of the newest completed checkpoint, in seconds.
+# TYPE sluice_query_last_checkpoint_duration_seconds gauge
+# HELP sluice_query_last_checkpoint_size_bytes Bytes of state in the newest completed checkpoint.
+# TYPE sluice_query_last_checkpoint_size_bytes gauge
 # HELP sluice_operator_records_in_total Records the operator instance received.
 # TYPE sluice_operator_records_in_total counter
 sluice_operator_records_in_total{query="numbers",operator="numbers",worker="0"} 0
@@ -190,7 +202,7 @@ sluice_operator_watermark_seconds{query="numbers",operator="probe",worker="0"} +
   CHECK(reply.body == expected);
 
   const auto samples = parse_exposition(reply.body);
-  CHECK(samples.size() == 30);  // 13 per query, 5 x 3 operator counters, 2 watermarks
+  CHECK(samples.size() == 32);  // 15 per query, 5 x 3 operator counters, 2 watermarks
   CHECK(samples.at(R"(sluice_query_records_in_total{query="numbers"})") == "5");
   CHECK(samples.at(R"(sluice_query_records_out_total{query="numbers"})") == "2");
   CHECK(samples.at(R"(sluice_operator_records_in_total{query="numbers",operator="evens",worker="0"})") == "5");

@@ -46,6 +46,7 @@ TEST_CASE("GET /api/queries/NAME: exact status, metrics and graph of a finished 
       {"event_time_lag_us", 0},
       {"error", nullptr},
       {"last_checkpoint", nullptr},
+      {"checkpoints", {{"completed", 0}, {"failed", 0}, {"restored_from", nullptr}, {"last_error", nullptr}}},
       {"operators",
        {{{"name", "numbers"}, {"kind", "source"}, {"records_in", 0}, {"records_out", 5}, {"late_records", 0},
          {"dropped_records", 0}, {"dead_letters", 0}, {"watermark_us", nullptr}},
