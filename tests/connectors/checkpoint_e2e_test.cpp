@@ -10,7 +10,13 @@
 #include <fstream>
 #include <sstream>
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "checkpoint/rocksdb_checkpoints.hpp"
+#include "connectors/e2e_job.hpp"
 #include "support/harness.hpp"
 #include "support/thrown.hpp"
 
@@ -31,6 +37,10 @@ std::string read_file(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
+// "" when the texts hold the same lines in any order, else the first
+// difference in sorted order (a failure prints this, not every line).
+std::string same_lines(const std::string& got, const std::string& expected);
+
 std::vector<std::string> sorted_lines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -39,22 +49,8 @@ std::vector<std::string> sorted_lines(const std::string& text) {
   return lines;
 }
 
-// A record per generated number, except every 7th; one JSON object per line.
-// `events_per_second` 0: as fast as possible.
 Job make_job(const std::string& out, double events_per_second) {
-  Job job("e2e");
-  job.source(Generator(GeneratorOptions{.count = kCount,
-                                        .events_per_second = events_per_second,
-                                        .buffer = {.capacity = 1'000'000},
-                                        .chunk = 64,
-                                        .splits = 12},
-                       [](std::uint64_t i) { return static_cast<std::int64_t>(i); }, "numbers"))
-      .filter([](std::int64_t v) { return v % 7 != 3; })
-      .map([](std::int64_t v) { return v * 3; })
-      .sink(JsonLinesFileSink<std::int64_t>(out, [](const std::int64_t& v) {
-        return "{\"v\":" + std::to_string(v) + "}";
-      }));
-  return job;
+  return make_file_job(out, kCount, events_per_second);
 }
 
 QueryOptions options(std::size_t workers, const Clock& clock, const std::string& state_dir) {
@@ -66,10 +62,19 @@ QueryOptions options(std::size_t workers, const Clock& clock, const std::string&
   return o;
 }
 
+std::string same_lines(const std::string& got, const std::string& expected) {
+  const auto a = sorted_lines(got), b = sorted_lines(expected);
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    if (a[i] != b[i]) return "line " + std::to_string(i) + " in sorted order: got " + a[i] + ", expected " + b[i];
+  if (a.size() != b.size())
+    return "got " + std::to_string(a.size()) + " lines, expected " + std::to_string(b.size());
+  return "";
+}
+
 // The output of an uninterrupted run on `workers`.
-std::string uninterrupted(std::size_t workers) {
+std::string uninterrupted(std::size_t workers, std::uint64_t count = kCount) {
   const std::string out = temp_path("reference_" + std::to_string(workers) + ".jsonl");
-  make_job(out, 0).run(sluice::testing::workers(workers));
+  make_file_job(out, count, 0).run(sluice::testing::workers(workers));
   return read_file(out);
 }
 
@@ -114,9 +119,10 @@ TEST_CASE("exactly-once file output: cancel after a checkpoint, restart, the fil
     }
     const std::string got = read_file(out);
     if (before == 1 && after == 1) {
-      CHECK(got == reference);  // one worker: the very same bytes
+      CHECK((got == reference));  // one worker: the very same bytes
+      CHECK(same_lines(got, reference).empty());
     } else {
-      CHECK(sorted_lines(got) == sorted_lines(reference));  // workers interleave their lines by timing
+      CHECK(same_lines(got, reference).empty());  // workers interleave their lines by timing
     }
     std::filesystem::remove_all(state);
   }
@@ -151,7 +157,7 @@ TEST_CASE("exactly-once file output: a second failure after restoring, then a re
     q->stop(StopMode::kCancel);
     q->wait();
   }
-  CHECK(sorted_lines(read_file(out)) == sorted_lines(reference));
+  CHECK(same_lines(read_file(out), reference).empty());
   std::filesystem::remove_all(state);
 }
 
@@ -170,4 +176,71 @@ TEST_CASE("a query with checkpoint storage refuses a PushSource, naming it", "[c
   CHECK(msg.find("orders") != std::string::npos);
   CHECK(msg.find("cannot replay") != std::string::npos);
   std::filesystem::remove_all(state);
+}
+
+extern char** environ;
+
+TEST_CASE("exactly-once file output: a process killed by SIGKILL after checkpoints, restored in another",
+          "[connectors][checkpoint][e2e][crash]") {
+  constexpr std::uint64_t kCrashCount = 400'000;
+  for (auto [before, after] : {std::pair<std::size_t, std::size_t>{1, 1}, {2, 3}}) {
+    CAPTURE(before, after);
+    const std::string tag = std::to_string(before) + "_" + std::to_string(after);
+    const std::string state = temp_path("state_crash_" + tag), out = temp_path("out_crash_" + tag + ".jsonl");
+    std::filesystem::remove_all(state);
+    std::filesystem::remove(out);
+    // The helper produces 100'000 records a second (4 s for all) and prints
+    // each completed checkpoint; it is killed after the third.
+    int pipe_fds[2];
+    REQUIRE(::pipe(pipe_fds) == 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, pipe_fds[0]);
+    const std::string path = SLUICE_CONNECTORS_CRASH_HELPER, workers_arg = std::to_string(before),
+                      count_arg = std::to_string(kCrashCount), rate_arg = "100000";
+    std::vector<char*> argv{const_cast<char*>(path.c_str()),       const_cast<char*>(state.c_str()),
+                            const_cast<char*>(out.c_str()),        const_cast<char*>(workers_arg.c_str()),
+                            const_cast<char*>(count_arg.c_str()),  const_cast<char*>(rate_arg.c_str()),
+                            nullptr};
+    pid_t pid = 0;
+    const int rc = ::posix_spawn(&pid, path.c_str(), &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(pipe_fds[1]);
+    REQUIRE(rc == 0);
+    std::vector<std::string> lines;
+    std::string line;
+    char c;
+    while (lines.size() < 3 && ::read(pipe_fds[0], &c, 1) == 1) {
+      if (c != '\n') {
+        line += c;
+        continue;
+      }
+      lines.push_back(line);
+      line.clear();
+      if (lines.back() == "finished") break;
+    }
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ::close(pipe_fds[0]);
+    REQUIRE(lines.size() == 3);
+    REQUIRE(lines.back().rfind("checkpoint ", 0) == 0);
+    CHECK(WIFSIGNALED(status));
+    const std::uint64_t third = std::stoull(lines.back().substr(11));
+    const std::uintmax_t size_at_crash = std::filesystem::file_size(out);
+    CHECK(size_at_crash > 0);
+
+    QueryOptions o;
+    o.workers = after;
+    o.checkpoints.storage = rocksdb_checkpoints(state);
+    o.checkpoints.log = [](const std::string&) {};
+    Engine engine;
+    auto q = engine.start("crash", make_file_job(out, kCrashCount, 0), o);
+    CHECK(q->restored_checkpoint() >= third);
+    REQUIRE(q->wait_for(60s));
+    REQUIRE(q->status().state == QueryState::kFinished);
+    CHECK(same_lines(read_file(out), uninterrupted(after, kCrashCount)).empty());
+    std::filesystem::remove_all(state);
+  }
 }
