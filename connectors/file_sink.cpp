@@ -117,7 +117,9 @@ std::uint64_t SharedLineFile::barrier(std::size_t index, std::uint64_t checkpoin
   release_locked(m, false);
   const std::uint64_t length = length_;
   release_locked(m, true);
-  sync_locked();
+  // The last running writer to pass the barrier syncs for all: the
+  // checkpoint completes only once it acknowledged.
+  if (m == checkpoint_id) sync_locked();
   return length;
 }
 

@@ -4,17 +4,20 @@
 // lock and written under it, so lines never interleave. Lines of one worker
 // keep their order; how lines of different workers interleave depends on
 // timing. A fresh run starts the file afresh (truncates it) with its first
-// write or end of input; the file is flushed at checkpoint barriers, end of
-// input and close.
+// write or end of input, not when it opens, so a run that fails to start
+// (say, a restore that cannot be used) leaves the file as it was. The file is
+// flushed once every writer passed a checkpoint barrier, at end of input
+// and at close.
 //
-// Exactly-once with checkpoints. At a checkpoint barrier each writer flushes
-// and fsyncs the file and records its length in its pre-commit handle; a
-// writer that has passed barrier n holds what it writes next in memory until
-// every writer still running has passed barrier n too, so when the last one
-// records its length the file holds exactly the output from before barrier n
-// of every worker. A restore truncates the file to that length (the largest
-// in the checkpoint's handles) and the job replays from there. What this
-// promises, with a replayable source and deterministic operators:
+// Exactly-once with checkpoints. At a checkpoint barrier each writer records
+// the file length in its pre-commit handle; a writer that has passed barrier
+// n holds what it writes next in memory until every writer still running
+// has passed barrier n too, so when the last one records its length the
+// file holds exactly the output from before barrier n of every worker, and
+// that writer flushes and fsyncs it before acknowledging. A restore
+// truncates the file to that length (the largest in the checkpoint's
+// handles) and the job replays from there. What this promises, with a
+// replayable source and deterministic operators:
 // - after a crash (or a cancel) and a restore, once the job finishes, the
 //   file holds exactly the lines of a run without a crash: none lost, none
 //   twice (with several workers, in an interleaving that may differ, as it
@@ -73,8 +76,9 @@ class SharedLineFile {
   /// Appends a chunk of whole lines written by writer `index`, or holds it
   /// while other writers have not reached the barrier this one passed.
   void write(std::size_t index, std::string_view chunk);
-  /// Writer `index` passed barrier `checkpoint_id`: flushes, fsyncs and
-  /// returns the file length to record (see the file comment).
+  /// Writer `index` passed barrier `checkpoint_id`: returns the file length
+  /// to record (see the file comment); the last running writer to pass it
+  /// flushes and fsyncs the file.
   std::uint64_t barrier(std::size_t index, std::uint64_t checkpoint_id);
   /// Writer `index` got all its input; the last one flushes and fsyncs.
   void end(std::size_t index);
