@@ -75,7 +75,9 @@ std::string same_lines(const std::string& got, const std::string& expected) {
 std::string uninterrupted(std::size_t workers, std::uint64_t count = kCount) {
   const std::string out = temp_path("reference_" + std::to_string(workers) + ".jsonl");
   make_file_job(out, count, 0).run(sluice::testing::workers(workers));
-  return read_file(out);
+  std::string text = read_file(out);
+  std::filesystem::remove(out);
+  return text;
 }
 
 std::uint64_t records_out(const Query& q) { return q.metrics().records_out; }
@@ -125,6 +127,7 @@ TEST_CASE("exactly-once file output: cancel after a checkpoint, restart, the fil
       CHECK(same_lines(got, reference).empty());  // workers interleave their lines by timing
     }
     std::filesystem::remove_all(state);
+    std::filesystem::remove(out);
   }
 }
 
@@ -159,6 +162,7 @@ TEST_CASE("exactly-once file output: a second failure after restoring, then a re
   }
   CHECK(same_lines(read_file(out), reference).empty());
   std::filesystem::remove_all(state);
+  std::filesystem::remove(out);
 }
 
 TEST_CASE("a query with checkpoint storage refuses a PushSource, naming it", "[connectors][checkpoint]") {
@@ -242,5 +246,6 @@ TEST_CASE("exactly-once file output: a process killed by SIGKILL after checkpoin
     REQUIRE(q->status().state == QueryState::kFinished);
     CHECK(same_lines(read_file(out), uninterrupted(after, kCrashCount)).empty());
     std::filesystem::remove_all(state);
+    std::filesystem::remove(out);
   }
 }
