@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "connectors/json_row.hpp"
@@ -39,6 +40,7 @@ class LineFileSource::Reader final : public SourceReader<Row> {
     in_.open(src.path_);
     if (!in_) throw SluiceError(ctx.name + ": cannot open '" + src.path_ + "': " + std::strerror(errno));
     active_ = true;
+    reads_file_ = true;
     csv_.delimiter = src.options_.delimiter;
     if (src.format_ == Format::kCsv && src.options_.has_header) {
       std::string unterminated;
@@ -48,6 +50,49 @@ class LineFileSource::Reader final : public SourceReader<Row> {
                                         ctx.name);
       }
     }
+  }
+
+  // Position: whether this reader reads the file, then the offset of the
+  // first byte not read and the physical lines read so far. Every record
+  // before the offset was emitted (or dead-lettered) by earlier polls; the
+  // CSV header is read again from the file by open.
+  void snapshot_position(StateWriter& w) const override {
+    w.write(reads_file_);
+    if (!reads_file_) return;
+    w.write(offset_);
+    w.write(line_no_);
+  }
+
+  // The file is read by worker 0 whatever the worker count: take the old
+  // worker 0's position.
+  void restore_position(const std::vector<std::string_view>& positions) override {
+    if (!reads_file_) return;
+    const std::string what = "position of file source '" + name_ + "'";
+    if (positions.empty()) throw StateFormatError(what, std::nullopt, "no position for the reader of worker 0");
+    StateReader r(positions[0]);
+    if (!r.read<bool>()) throw StateFormatError(what, std::nullopt, "the old worker 0 did not read the file");
+    const auto offset = r.read<std::uint64_t>();
+    const auto line = r.read<std::int64_t>();
+    r.expect_end(what);
+    if (line < 0) throw StateFormatError(what, std::nullopt, "negative line number " + std::to_string(line));
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(src_.path_, ec);
+    if (ec) throw SluiceError(name_ + ": cannot read the size of '" + src_.path_ + "': " + ec.message());
+    if (offset > size)
+      throw ConfigError(name_, "path",
+                        "cannot continue '" + src_.path_ + "' at byte " + std::to_string(offset) + " (line " +
+                            std::to_string(line + 1) + ") where the checkpoint left it: the file has only " +
+                            std::to_string(size) + " bytes (it shrank or was replaced since the checkpoint)");
+    if (offset < offset_)
+      throw StateFormatError(what, std::nullopt,
+                             "byte offset " + std::to_string(offset) + " is inside the CSV header (ends at byte " +
+                                 std::to_string(offset_) + ")");
+    in_.clear();
+    in_.seekg(static_cast<std::streamoff>(offset));
+    if (!in_) throw SluiceError(name_ + ": cannot seek '" + src_.path_ + "' to byte " + std::to_string(offset));
+    offset_ = offset;
+    line_no_ = line;
+    active_ = true;
   }
 
   SourceStatus poll(Batch<Row>& out, std::vector<DeadLetter>& dead, std::size_t max_records) override {
@@ -95,7 +140,7 @@ class LineFileSource::Reader final : public SourceReader<Row> {
   // CRLF line keeps its '\r'). When the record ends with a quoted field still
   // open (end of file, or a cap), `unterminated` says why. False at end of file.
   bool next_record(std::string& unterminated) {
-    if (!std::getline(in_, record_)) return false;
+    if (!read_line(record_)) return false;
     first_line_ = ++line_no_;
     if (src_.format_ != Format::kCsv) return true;
     std::size_t lines = 1;
@@ -112,7 +157,7 @@ class LineFileSource::Reader final : public SourceReader<Row> {
                        std::to_string(line_no_ + 1);
         return true;
       }
-      if (!std::getline(in_, line_)) {
+      if (!read_line(line_)) {
         unterminated = "end of file after " + std::to_string(lines) + (lines == 1 ? " line" : " lines");
         return true;
       }
@@ -122,6 +167,14 @@ class LineFileSource::Reader final : public SourceReader<Row> {
       record_ += line_;
       open = csv_record_continues(line_, csv_.delimiter, true);
     }
+    return true;
+  }
+
+  // getline, counting the bytes it consumed (the '\n' too, unless the last
+  // line has none) so the position is known without tellg.
+  bool read_line(std::string& into) {
+    if (!std::getline(in_, into)) return false;
+    offset_ += into.size() + (in_.eof() ? 0 : 1);
     return true;
   }
 
@@ -138,8 +191,10 @@ class LineFileSource::Reader final : public SourceReader<Row> {
   std::string line_;               // the line being appended to it
   std::int64_t line_no_ = 0;       // physical lines read so far
   std::int64_t first_line_ = 0;    // the current record's first line
+  std::uint64_t offset_ = 0;       // bytes read so far (a whole number of lines)
   CsvOptions csv_;
   bool active_ = false;
+  bool reads_file_ = false;        // worker 0's reader
 };
 
 std::unique_ptr<SourceReader<Row>> LineFileSource::open(const SourceContext& ctx) const {

@@ -20,6 +20,15 @@
 // reading on at line L"); reading goes on with the next line not yet read.
 // Lines taken into such a record are never read as records of their own, so
 // the text of a quoted field cannot inject records.
+//
+// Checkpoints: both are replayable. The position is the byte offset of the
+// first byte not read and the line number there (records and dead letters
+// before it were all delivered); a restore reopens the file (a CSV header is
+// read again), seeks to the offset and numbers lines on from there, on any
+// worker count (worker 0 always reads). The file must not change before the
+// offset between the checkpoint and the restore (appending is fine): a file
+// now shorter than the offset fails the query at start with a ConfigError
+// naming the file and the offset; other changes go unnoticed.
 #pragma once
 
 #include <memory>
@@ -61,6 +70,7 @@ class LineFileSource : public Source<Row> {
 
   std::string default_name() const override;
   std::unique_ptr<SourceReader<Row>> open(const SourceContext& ctx) const override;
+  bool supports_checkpoints() const override { return true; }
 
   const SchemaRef& schema() const { return schema_; }
 

@@ -14,6 +14,13 @@
 // Every worker takes records from the same buffer, so order across workers
 // is not kept (as with any parallel source); key_by restores per-key routing.
 // A PushSource serves one query run at a time.
+//
+// Not replayable: what was pushed is gone after a crash (the application
+// holds no log Sluice could seek in), so supports_checkpoints() is false and
+// a query with checkpoint storage refuses to start with one (engine.start
+// throws GraphError naming the source). checkpoint_now() without storage
+// still works. For exactly-once, feed the records through a replayable
+// source (a file, Kafka) instead.
 #pragma once
 
 #include <condition_variable>

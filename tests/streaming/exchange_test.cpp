@@ -11,9 +11,10 @@ using namespace sluice;
 
 namespace {
 
-// Which worker's generator share holds record i (chunks dealt round-robin).
+// Which worker's generator share holds record i: chunk c is in split
+// c % splits (default 128), split s on worker s % workers.
 std::size_t producer_of(std::uint64_t i, std::uint64_t chunk, std::size_t workers) {
-  return static_cast<std::size_t>((i / chunk) % workers);
+  return static_cast<std::size_t>(((i / chunk) % GeneratorOptions{}.splits) % workers);
 }
 
 std::size_t owner_of(std::int64_t key, std::size_t max_parallelism, std::size_t workers) {
