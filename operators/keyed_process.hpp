@@ -19,6 +19,13 @@
 // Records emitted from `process` carry the input's timestamp; from `on_timer`,
 // the timer's. An event-time timer fires when the watermark reaches it (an
 // input's end fires all); a processing-time timer when the clock does.
+//
+// Checkpoints save the declared state (by name: the name is its identity on
+// restore, so a restored run must declare the same names with the same
+// types), the timers and the watermark, per key group. Members of the
+// function object itself are not saved: keep what must survive a restart in
+// declared state. State of a type without a Serde makes a checkpointed query
+// fail to start, naming the operator and the state.
 #pragma once
 
 #include "operators/stateless.hpp"
@@ -126,8 +133,10 @@ class KeyedProcessOperator final
 
  public:
   KeyedProcessOperator(const Fn& fn, OperatorMetrics& metrics, const Clock& clock, std::string name,
-                       std::uint32_t first_kg, std::uint32_t kg_count, std::size_t worker)
-      : Base(metrics, clock, {first_kg, kg_count}),  // no batch size: it flushes once per batch or timer pass
+                       std::uint32_t first_kg, std::uint32_t kg_count, std::size_t worker,
+                       detail::OperatorState* state = nullptr)
+      // No batch size: it flushes once per batch or timer pass.
+      : Base(metrics, clock, {first_kg, kg_count, 1, 0, state}),
         fn_(fn),
         backend_(std::move(name), first_kg, kg_count),
         collector_(out_buf_) {
@@ -137,8 +146,22 @@ class KeyedProcessOperator final
     ctx_.worker_ = worker;
   }
 
+  /// The key type's name if it has no Serde, else "". (Declared state is
+  /// only known once open() ran: it is checked there.)
+  static std::string unserializable_state() { return detail::first_unserializable<K>(); }
+
+  /// Lets the function declare its state, then restores it (and the timers)
+  /// when the run starts from a checkpoint.
   void open() override {
     if constexpr (requires { fn_.open(ctx_); }) fn_.open(ctx_);
+    if (this->state_ != nullptr && this->state_->storing())
+      for (const auto& [name, table] : backend_.tables())
+        if (std::string type = table->unserializable(); !type.empty())
+          throw GraphError(this->metrics_.name, name,
+                           "state of type " + type +
+                               " has no Serde (streaming/serde.hpp): specialize sluice::Serde for it to checkpoint "
+                               "this query");
+    Base::open();
   }
 
   void push(Batch<Keyed<K, T>>& batch) override {
@@ -189,10 +212,72 @@ class KeyedProcessOperator final
     }
   }
 
+  // ---- checkpoints (the base's hooks) ----
+  //
+  // A key group's section: the watermark, each declared state's entries of
+  // the group (name, then the entries), then its event-time and its
+  // processing-time timers.
+
+  void prepare_snapshot() const {
+    detail::timers_by_key_group(ctx_.event_timers_, this->groups_.first(), this->groups_.count(), snap_event_);
+    detail::timers_by_key_group(ctx_.processing_timers_, this->groups_.first(), this->groups_.count(),
+                                snap_processing_);
+  }
+
+  void snapshot_key_group(std::uint32_t kg, StateWriter& w) const {
+    if constexpr (Serializable<K>) {
+      detail::RestoredTimes<1>::write(w, {ctx_.watermark_});
+      w.write_varint(backend_.tables().size());
+      for (const auto& [name, table] : backend_.tables()) {
+        w.write(name);
+        table->write_group(kg, w);
+      }
+      const std::uint32_t i = kg - this->groups_.first();
+      detail::write_key_group_timers(w, snap_event_[i]);
+      detail::write_key_group_timers(w, snap_processing_[i]);
+      if (i + 1 == this->groups_.count()) snap_event_ = snap_processing_ = {};  // the last group: release the caches
+    } else {
+      throw GraphError(this->metrics_.name, "",
+                       "cannot checkpoint: its key type " + unserializable_state() + " has no Serde");
+    }
+  }
+
+  void restore_key_group(std::uint32_t kg, StateReader& r) {
+    if constexpr (Serializable<K>) {
+      restored_.read(r);
+      const std::size_t n = r.read_count(ReadContext::of<detail::KeyedStateBackend<K>>("state count"), 2);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t at = r.offset();
+        const std::string name = r.read<std::string>();
+        detail::StateTableBase* table = backend_.find(name);
+        if (table == nullptr)
+          throw StateFormatError("state '" + name + "'", at,
+                                 "the checkpoint holds it, but the function's open() does not declare it");
+        table->read_group(kg, r);
+      }
+      restored_event_.read(r, kg);
+      restored_processing_.read(r, kg);
+    }
+  }
+
+  void after_restore() {
+    if (!restored_.any) return;
+    ctx_.watermark_ = restored_.times[0];
+    if constexpr (Serializable<K>) {
+      restored_event_.restore_into(ctx_.event_timers_);
+      restored_processing_.restore_into(ctx_.processing_timers_);
+    }
+  }
+
   Fn fn_;
   detail::KeyedStateBackend<K> backend_;
   KeyedContext<K> ctx_;
   detail::BatchCollector<Out> collector_;
+
+  // Checkpoints: timers per local key group during a snapshot; what a restore read.
+  mutable std::vector<std::vector<detail::SavedTimer<const K*>>> snap_event_, snap_processing_;
+  detail::RestoredTimes<1> restored_;  // the watermark
+  std::conditional_t<Serializable<K>, detail::RestoredTimers<K>, char> restored_event_{}, restored_processing_{};
 };
 
 namespace detail {
@@ -206,11 +291,11 @@ class KeyedProcessNode final : public Node {
   bool has_side_outputs() const override { return true; }
 
   void instantiate(BuildContext& ctx) const override {
+    using Op = KeyedProcessOperator<K, T, Fn>;
     const RunSettings& s = ctx.settings;
-    const std::uint32_t first = first_key_group(ctx.worker_index(), s.max_parallelism, s.workers);
-    const std::uint32_t end = first_key_group(ctx.worker_index() + 1, s.max_parallelism, s.workers);
-    auto& op = ctx.make<KeyedProcessOperator<K, T, Fn>>(fn_, ctx.metrics.add_operator(name(), kind()), *s.clock,
-                                                        name(), first, end - first, ctx.worker_index());
+    OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
+    const KeyedOperatorSettings k = keyed_operator_settings<Op>(ctx, name());
+    auto& op = ctx.make<Op>(fn_, m, *s.clock, name(), k.first_key_group, k.key_groups, ctx.worker_index(), k.state);
     make_side_outputs(ctx, op.sides());
     ctx.port<Keyed<K, T>>(in_).connect(&op);
     ctx.set_port<Out>(out_, op.output());

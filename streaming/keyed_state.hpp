@@ -17,6 +17,7 @@
 
 #include "streaming/detail/flat_hash_map.hpp"
 #include "streaming/errors.hpp"
+#include "streaming/serde.hpp"
 
 namespace sluice {
 
@@ -38,6 +39,14 @@ class StateTableBase {
   virtual std::size_t size() const = 0;
   /// Starts fetching the slot of a key (see FlatHashMap::prefetch).
   virtual void prefetch(std::uint32_t key_group, std::uint64_t hash) const = 0;
+
+  // Checkpoints.
+  /// The first of the key and value types without a Serde, "" if both have one.
+  virtual std::string unserializable() const = 0;
+  /// Writes key group `kg`'s entries. Precondition: unserializable() is "".
+  virtual void write_group(std::uint32_t kg, StateWriter& w) const = 0;
+  /// Reads what write_group wrote into key group `kg`, which must be empty.
+  virtual void read_group(std::uint32_t kg, StateReader& r) = 0;
 };
 
 /// The state of one name: per local key group, key -> V.
@@ -55,6 +64,14 @@ class StateTable final : public StateTableBase {
   void prefetch(std::uint32_t key_group, std::uint64_t hash) const override {
     groups_[key_group - first_].prefetch(hash);
   }
+  std::string unserializable() const override { return first_unserializable<K, V>(); }
+  void write_group(std::uint32_t kg, StateWriter& w) const override {
+    if constexpr (Serializable<K> && Serializable<V>) w.write(groups_[kg - first_]);
+  }
+  void read_group(std::uint32_t kg, StateReader& r) override {
+    if constexpr (Serializable<K> && Serializable<V>) groups_[kg - first_] = r.read<FlatHashMap<K, V>>();
+  }
+
   FlatHashMap<K, V>& group(std::uint32_t key_group) { return groups_[key_group - first_]; }
   std::uint32_t first_key_group() const { return first_; }
   std::size_t key_group_count() const { return groups_.size(); }
@@ -84,6 +101,15 @@ class KeyedStateBackend {
     tables_.emplace_back(name, std::move(t));
     return ref;
   }
+  /// The state named `name`, whatever its type, or null.
+  StateTableBase* find(std::string_view name) {
+    for (auto& [n, t] : tables_)
+      if (n == name) return t.get();
+    return nullptr;
+  }
+  /// Every state, in declaration order.
+  const std::vector<std::pair<std::string, std::unique_ptr<StateTableBase>>>& tables() const { return tables_; }
+
   KeyContext<K>& key_context() { return key_; }
   void prefetch(std::uint32_t key_group, std::uint64_t hash) const {
     for (const auto& [name, t] : tables_) t->prefetch(key_group, hash);

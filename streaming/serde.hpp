@@ -244,6 +244,11 @@ std::string type_name() {
   return clean_type_name(type_names::pretty<T>());
 }
 
+/// The name of the first of Ts without a Serde, or "" when every one has
+/// one: what keeps state holding them from being checkpointed.
+template <class... Ts>
+std::string first_unserializable();
+
 template <class T>
 constexpr std::size_t min_encoded_size() {
   if constexpr (requires { Serde<T>::kMinEncodedSize; })
@@ -931,5 +936,14 @@ struct Serde<Row> {
   static void write(StateWriter& w, const Row& row);
   static Row read(StateReader& r);
 };
+
+namespace detail {
+template <class... Ts>
+std::string first_unserializable() {
+  std::string name;
+  ((name.empty() && !Serializable<Ts> ? (void)(name = type_name<Ts>()) : (void)0), ...);
+  return name;
+}
+}  // namespace detail
 
 }  // namespace sluice

@@ -4,12 +4,23 @@
 // A timer is (key, timestamp): registering the same one twice fires once.
 // Timers that a firing timer registers at or before the current time fire in
 // the same pass.
+//
+// Checkpoints: timers are keyed state, so a snapshot writes those of each key
+// group into the group's section (write_key_group_timers) and a restore
+// gathers the groups' timers and registers them at once (RestoredTimers), in
+// the order they would have fired: by timestamp, then by their place among
+// the ties (kept from the run that wrote them).
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "streaming/detail/flat_hash_map.hpp"
+#include "streaming/serde.hpp"
 #include "streaming/time.hpp"
 
 namespace sluice::detail {
@@ -78,6 +89,15 @@ class TimerQueue {
   /// Live timers.
   std::size_t size() const { return size_; }
 
+  /// Calls f(ts, order, key, key_group) for every live timer, in firing
+  /// order; `order` ranks the timer among those of its timestamp.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [ts, b] : buckets_)
+      for (std::size_t i = 0; i < b.entries.size(); ++i)
+        if (b.entries[i].alive) f(ts, static_cast<std::uint64_t>(i), b.entries[i].key, b.entries[i].key_group);
+  }
+
  private:
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
   static constexpr std::size_t kLinearLimit = 8;  // below this, find by scanning
@@ -128,6 +148,72 @@ class TimerQueue {
   Bucket* cached_ = nullptr;
   Timestamp cached_ts_ = 0;
   std::size_t size_ = 0;
+};
+
+/// A timer as a snapshot holds it: `order` ranks it among the timers of its
+/// timestamp, in registration order.
+template <class K>
+struct SavedTimer {
+  Timestamp ts_us;
+  std::uint64_t order;
+  K key;
+  std::uint32_t key_group;
+};
+
+/// The live timers of `q` sorted into key groups [first, first + count):
+/// out[kg - first] in firing order. One pass over the queue, for a snapshot
+/// of every local key group. Pointers into `q`: valid until it changes.
+template <class K>
+void timers_by_key_group(const TimerQueue<K>& q, std::uint32_t first, std::uint32_t count,
+                         std::vector<std::vector<SavedTimer<const K*>>>& out) {
+  out.assign(count, {});
+  q.for_each([&](Timestamp ts, std::uint64_t order, const K& key, std::uint32_t kg) {
+    out[kg - first].push_back(SavedTimer<const K*>{ts, order, &key, kg});
+  });
+}
+
+/// Writes one key group's timers (from timers_by_key_group).
+template <class K>
+void write_key_group_timers(StateWriter& w, const std::vector<SavedTimer<const K*>>& timers) {
+  w.write_varint(timers.size());
+  for (const SavedTimer<const K*>& t : timers) {
+    w.write(t.ts_us);
+    w.write_varint(t.order);
+    w.write(*t.key);
+  }
+}
+
+/// The timers of the key groups a restore reads, registered all at once
+/// (restore_into) so that ties fire in their saved order whatever order the
+/// key groups were read in.
+template <class K>
+class RestoredTimers {
+ public:
+  /// Reads the timers write_key_group_timers wrote for key group `kg`.
+  void read(StateReader& r, std::uint32_t kg) {
+    const std::size_t n =
+        r.read_count(ReadContext::of<TimerQueue<K>>("timer count"), 8 + 1 + detail::min_encoded_size<K>());
+    for (std::size_t i = 0; i < n; ++i) {
+      const Timestamp ts = r.read<Timestamp>();
+      const std::uint64_t order = r.read_varint(ReadContext::of<TimerQueue<K>>("timer order"));
+      timers_.push_back(SavedTimer<K>{ts, order, r.read<K>(), kg});
+    }
+  }
+
+  /// Registers every timer read into `q`, and forgets them.
+  void restore_into(TimerQueue<K>& q) {
+    // Ties from different instances have no saved order between them: key
+    // group order decides (stable, so deterministic).
+    std::stable_sort(timers_.begin(), timers_.end(), [](const SavedTimer<K>& a, const SavedTimer<K>& b) {
+      return a.ts_us != b.ts_us ? a.ts_us < b.ts_us : a.order < b.order;
+    });
+    for (const SavedTimer<K>& t : timers_) q.add(t.key, t.key_group, t.ts_us);
+    timers_.clear();
+    timers_.shrink_to_fit();
+  }
+
+ private:
+  std::vector<SavedTimer<K>> timers_;
 };
 
 }  // namespace sluice::detail

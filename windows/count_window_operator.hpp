@@ -66,6 +66,7 @@ class CountWindowOperator final
                                WindowResult<K, typename Aggs::result_type>, CountKeyGroup<K, Aggs>> {
   using Base = KeyedOperatorBase<CountWindowOperator, Input<Keyed<K, T>>, WindowResult<K, typename Aggs::result_type>,
                                  CountKeyGroup<K, Aggs>>;
+  friend Base;
   using Base::flush, Base::flush_if_full, Base::groups_, Base::metrics_, Base::out_buf_;
   using Acc = typename Aggs::acc_type;
   using Values = typename Aggs::result_type;
@@ -77,8 +78,9 @@ class CountWindowOperator final
   static constexpr SliceCombine kCombine = slice_combine_of<Aggs>;
 
   CountWindowOperator(Aggs aggs, const CountWindows& spec, OperatorMetrics& metrics, const Clock& clock,
-                      std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size)
-      : Base(metrics, clock, {first_kg, kg_count, batch_size}),
+                      std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size,
+                      OperatorState* state = nullptr)
+      : Base(metrics, clock, {first_kg, kg_count, batch_size, 0, state}),
         aggs_(std::move(aggs)),
         size_(spec.size),
         slice_(spec.slice()),
@@ -92,6 +94,10 @@ class CountWindowOperator final
     metrics_.records_in.add(n);
     flush();
   }
+
+  /// The first type of the state without a Serde ("" if none): such an
+  /// operator cannot be checkpointed.
+  static std::string unserializable_state() { return first_unserializable<K, Acc>(); }
 
   /// Keys holding state (for tests and metrics; O(keys)). Count windows
   /// keep a key's position forever, so this only grows.
@@ -156,6 +162,60 @@ class CountWindowOperator final
 
   Group& group(std::uint32_t key_group) { return groups_[key_group]; }
 
+  // ---- checkpoints (the base's hooks) ----
+  //
+  // A key group's section: its keys' states in the order they were created
+  // (each: key, position, the slice being filled and, for sliding windows,
+  // the queue of closed slices with its partial merges as they are). Count
+  // windows have no time to save.
+
+  void snapshot_key_group(std::uint32_t kg, StateWriter& w) const {
+    if constexpr (Serializable<K> && Serializable<Acc>) {
+      const Group& g = groups_[kg];
+      std::vector<const K*> keys(g.states.size());
+      g.index.for_each([&](const K& key, std::uint32_t i) { keys[i] = &key; });
+      w.write_varint(g.states.size());
+      for (std::size_t i = 0; i < g.states.size(); ++i) {
+        const KeyState& ks = g.states[i];
+        w.write(*keys[i]);
+        w.write(ks.count);
+        w.write(ks.in_slice);
+        w.write(ks.slices_to_fire);
+        w.write(ks.open);
+        if (!tumbling_) ks.queue.write(w);
+      }
+    } else {
+      throw GraphError(metrics_.name, "", "cannot checkpoint: its state holds " + unserializable_state());
+    }
+  }
+
+  void restore_key_group(std::uint32_t kg, StateReader& r) {
+    if constexpr (Serializable<K> && Serializable<Acc>) {
+      Group& g = groups_[kg];
+      auto check = [&](const Acc& acc) {
+        if constexpr (requires { aggs_.check_restored(acc); }) aggs_.check_restored(acc);
+      };
+      const std::size_t n = r.read_count(ReadContext::of<Group>("key count"), 1 + 3 * 8);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t at = r.offset();
+        K key = r.read<K>();
+        KeyState ks(aggs_);
+        ks.count = r.read<std::int64_t>();
+        ks.in_slice = r.read<std::int64_t>();
+        ks.slices_to_fire = r.read<std::int64_t>();
+        if (ks.count < 0 || ks.in_slice < 0 || ks.in_slice >= slice_ || ks.slices_to_fire < 0 ||
+            ks.slices_to_fire > slices_per_slide_)
+          StateReader::fail(at, ReadContext::of<KeyState>("positions"), "out of range for this window spec");
+        ks.open = r.read<Acc>();
+        check(ks.open);
+        if (!tumbling_) ks.queue.read(r, slices_per_window_, check);
+        auto [idx, inserted] = g.index.try_emplace(key, static_cast<std::uint32_t>(g.states.size()));
+        if (!inserted) StateReader::fail(at, ReadContext::of<Group>("entry"), "repeated key");
+        g.states.push_back(std::move(ks));
+      }
+    }
+  }
+
   /// The index of the key's state in its group, created if new.
   std::uint32_t state_index(Group& g, const Keyed<K, T>& k) {
     auto [idx, inserted] = g.index.try_emplace_hashed(k.key, k.key_hash, static_cast<std::uint32_t>(g.states.size()));
@@ -188,10 +248,10 @@ class CountWindowNode final : public Node {
 
   void instantiate(BuildContext& ctx) const override {
     const RunSettings& s = ctx.settings;
-    const std::uint32_t first = first_key_group(ctx.worker_index(), s.max_parallelism, s.workers);
-    const std::uint32_t end = first_key_group(ctx.worker_index() + 1, s.max_parallelism, s.workers);
-    auto& op = ctx.make<operator_type>(aggs_, spec_, ctx.metrics.add_operator(name(), kind()), *s.clock, first,
-                                       end - first, s.batch_size);
+    OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
+    const KeyedOperatorSettings k = keyed_operator_settings<operator_type>(ctx, name());
+    auto& op = ctx.make<operator_type>(aggs_, spec_, m, *s.clock, k.first_key_group, k.key_groups, s.batch_size,
+                                       k.state);
     ctx.port<Keyed<K, T>>(in_).connect(&op);
     ctx.set_port<Out>(out_, op.output());
   }

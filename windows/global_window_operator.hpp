@@ -77,8 +77,9 @@ class GlobalWindowOperator final
 
  public:
   GlobalWindowOperator(Aggs aggs, const GlobalWindows<Trigger>& spec, OperatorMetrics& metrics, const Clock& clock,
-                       std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size)
-      : Base(metrics, clock, {first_kg, kg_count, batch_size}),
+                       std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size,
+                       OperatorState* state = nullptr)
+      : Base(metrics, clock, {first_kg, kg_count, batch_size, 0, state}),
         aggs_(std::move(aggs)),
         trigger_(spec.trigger_fn),
         ctx_(*this, clock) {}
@@ -104,6 +105,10 @@ class GlobalWindowOperator final
     metrics_.records_in.add(n);
     flush();
   }
+
+  /// The first type of the state without a Serde ("" if none): such an
+  /// operator cannot be checkpointed.
+  static std::string unserializable_state() { return first_unserializable<K, Acc, State, Values>(); }
 
   /// Keys holding state (for tests and metrics; O(key groups)).
   std::size_t key_count() const {
@@ -198,6 +203,68 @@ class GlobalWindowOperator final
     flush_if_full();
   }
 
+  // ---- checkpoints (the base's hooks) ----
+  //
+  // A key group's section: the watermark, its keys' windows as they are
+  // (accumulator, trigger state, what was emitted last), then its event-time
+  // and its processing-time timers.
+
+  void prepare_snapshot() const {
+    timers_by_key_group(event_timers_, groups_.first(), groups_.count(), snap_event_);
+    timers_by_key_group(processing_timers_, groups_.first(), groups_.count(), snap_processing_);
+  }
+
+  void snapshot_key_group(std::uint32_t kg, StateWriter& w) const {
+    if constexpr (Serializable<K> && Serializable<Acc> && Serializable<State> && Serializable<Values>) {
+      RestoredTimes<1>::write(w, {ctx_.watermark_});
+      const Table& t = groups_[kg];
+      w.write_varint(t.size());
+      t.for_each([&](const K& key, const KeyState& ks) {
+        w.write(key);
+        w.write(ks.acc);
+        w.write(ks.has_records);
+        w.write(ks.state);
+        w.write(ks.emitted);
+      });
+      write_key_group_timers(w, snap_event_[kg - groups_.first()]);
+      write_key_group_timers(w, snap_processing_[kg - groups_.first()]);
+      if (kg + 1 == groups_.first() + groups_.count()) snap_event_ = snap_processing_ = {};  // release the caches
+    } else {
+      throw GraphError(metrics_.name, "", "cannot checkpoint: its state holds " + unserializable_state());
+    }
+  }
+
+  void restore_key_group(std::uint32_t kg, StateReader& r) {
+    if constexpr (Serializable<K> && Serializable<Acc> && Serializable<State> && Serializable<Values>) {
+      restored_.read(r);
+      Table& t = table(kg);
+      const std::size_t n = r.read_count(ReadContext::of<Table>("key count"), 3);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t at = r.offset();
+        K key = r.read<K>();
+        KeyState ks(aggs_);
+        ks.acc = r.read<Acc>();
+        if constexpr (requires { aggs_.check_restored(ks.acc); }) aggs_.check_restored(ks.acc);
+        ks.has_records = r.read<bool>();
+        ks.state = r.read<State>();
+        ks.emitted = r.read<std::optional<Values>>();
+        if (!t.try_emplace(key, std::move(ks)).second)
+          StateReader::fail(at, ReadContext::of<Table>("entry"), "repeated key");
+      }
+      restored_event_.read(r, kg);
+      restored_processing_.read(r, kg);
+    }
+  }
+
+  void after_restore() {
+    if (!restored_.any) return;
+    ctx_.watermark_ = restored_.times[0];
+    if constexpr (Serializable<K>) {
+      restored_event_.restore_into(event_timers_);
+      restored_processing_.restore_into(processing_timers_);
+    }
+  }
+
   // ---- TriggerTimers: the current key's timers ----
   void add_event_time_timer(Timestamp ts) override { event_timers_.add(*key_, key_group_, ts); }
   void delete_event_time_timer(Timestamp ts) override { event_timers_.remove(*key_, ts); }
@@ -213,6 +280,11 @@ class GlobalWindowOperator final
   // The key a trigger is being called for.
   const K* key_ = nullptr;
   std::uint32_t key_group_ = 0;
+
+  // Checkpoints: timers per local key group during a snapshot; what a restore read.
+  mutable std::vector<std::vector<SavedTimer<const K*>>> snap_event_, snap_processing_;
+  RestoredTimes<1> restored_;  // the watermark
+  std::conditional_t<Serializable<K>, RestoredTimers<K>, char> restored_event_{}, restored_processing_{};
 };
 
 template <class K, class T, class Aggs, class Trigger>
@@ -227,10 +299,10 @@ class GlobalWindowNode final : public Node {
 
   void instantiate(BuildContext& ctx) const override {
     const RunSettings& s = ctx.settings;
-    const std::uint32_t first = first_key_group(ctx.worker_index(), s.max_parallelism, s.workers);
-    const std::uint32_t end = first_key_group(ctx.worker_index() + 1, s.max_parallelism, s.workers);
-    auto& op = ctx.make<operator_type>(aggs_, spec_, ctx.metrics.add_operator(name(), kind()), *s.clock, first,
-                                       end - first, s.batch_size);
+    OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
+    const KeyedOperatorSettings k = keyed_operator_settings<operator_type>(ctx, name());
+    auto& op = ctx.make<operator_type>(aggs_, spec_, m, *s.clock, k.first_key_group, k.key_groups, s.batch_size,
+                                       k.state);
     ctx.port<Keyed<K, T>>(in_).connect(&op);
     ctx.set_port<Out>(out_, op.output());
   }

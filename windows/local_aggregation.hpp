@@ -33,8 +33,10 @@
 // A record whose slice the local watermark already passed goes out at the end
 // of its batch, and the global stage judges it as it would the record: into
 // later windows that still hold the slice (sliding), else late (counted). A
-// checkpoint barrier will flush every partial before it passes (as Flink's
-// prepareSnapshotPreBarrier), so the local stage has no state to snapshot.
+// checkpoint barrier sends every partial, of open slices too, before it
+// passes (as Flink's mini-batch aggregation flushes before a snapshot), so
+// the local stage holds no state across a barrier and has none to snapshot;
+// the global stage merges a slice's partials whenever they come.
 #pragma once
 
 #include <cstdint>
@@ -110,7 +112,9 @@ class LocalWindowAggregator final : public Input<T>, public Lifecycle {
       metrics_.watermark_us.set(c.ts_us);
       watermark_ = std::max(watermark_, c.ts_us);
       send_until(watermark_);
-    } else if (c.kind == Control::Kind::kEndOfInput) {
+    } else if (c.kind == Control::Kind::kEndOfInput || c.kind == Control::Kind::kBarrier) {
+      // A barrier: what the partials hold belongs to its checkpoint, in the
+      // window's state, so they leave before it.
       send_until(kMaxTimestamp);
     }
     out_.control(c);
@@ -256,14 +260,14 @@ class LocalGlobalWindowNode final : public Node {
 
   void instantiate(BuildContext& ctx) const override {
     const RunSettings& s = ctx.settings;
-    const std::uint32_t first = first_key_group(ctx.worker_index(), s.max_parallelism, s.workers);
-    const std::uint32_t end = first_key_group(ctx.worker_index() + 1, s.max_parallelism, s.workers);
     // Metrics: the exchange (partials on several workers, keying in place on
     // one) under key_by's name, unless key_by also runs for another reader.
     OperatorMetrics& exchange_metrics = ctx.metrics.add_operator(exchange_name(ctx.shared), "key_by");
     OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
-    auto& window = ctx.make<SlicingWindowOperator<K, T, Aggs>>(aggs_, WindowSettings{windows_, 0, 0}, m, *s.clock,
-                                                               first, end - first, s.max_parallelism, s.batch_size);
+    using Window = SlicingWindowOperator<K, T, Aggs>;
+    const KeyedOperatorSettings k = keyed_operator_settings<Window>(ctx, name());
+    auto& window = ctx.make<Window>(aggs_, WindowSettings{windows_, 0, 0}, m, *s.clock, k.first_key_group,
+                                    k.key_groups, s.max_parallelism, s.batch_size, k.state);
     make_side_outputs(ctx, window.sides());
     ctx.set_port<Out>(out_, window.output());
     if (s.workers == 1) {

@@ -71,8 +71,8 @@ class PaneWindowOperator final
  public:
   PaneWindowOperator(Aggs aggs, const TimeWindows& windows, DurationUs lateness, std::uint64_t late_tag,
                      OperatorMetrics& metrics, const Clock& clock, std::uint32_t first_kg, std::uint32_t kg_count,
-                     std::size_t batch_size)
-      : Base(metrics, clock, {first_kg, kg_count, batch_size, late_tag}),
+                     std::size_t batch_size, OperatorState* state = nullptr)
+      : Base(metrics, clock, {first_kg, kg_count, batch_size, late_tag, state}),
         aggs_(std::move(aggs)),
         grid_(windows),
         policy_(windows.emit),
@@ -88,6 +88,10 @@ class PaneWindowOperator final
     metrics_.records_in.add(batch.size());
     flush();
   }
+
+  /// The first type of the state without a Serde ("" if none): such an
+  /// operator cannot be checkpointed.
+  static std::string unserializable_state() { return first_unserializable<K, Acc, Values>(); }
 
   /// Keys holding window state (for tests and metrics).
   std::size_t key_count() const {
@@ -227,6 +231,80 @@ class PaneWindowOperator final
     }
   }
 
+  // ---- checkpoints (the base's hooks) ----
+  //
+  // A key group's section: time_ and next_early_, then every pane of its
+  // keys as it is (what it emitted last included, for the changelog).
+  // unfired_ and live_ are rebuilt from the panes.
+
+  void snapshot_key_group(std::uint32_t kg, StateWriter& w) const {
+    if constexpr (Serializable<K> && Serializable<Acc> && Serializable<Values>) {
+      RestoredTimes<2>::write(w, {time_, next_early_});
+      const Table& t = groups_[kg];
+      w.write_varint(t.size());
+      t.for_each([&](const K& key, const Panes& panes) {
+        w.write(key);
+        w.write_varint(panes.size());
+        for (const auto& [e, p] : panes) {
+          w.write(e);
+          w.write(p.acc);
+          w.write(p.emitted);
+          w.write(p.since);
+          w.write(p.fired);
+          w.write(p.dirty);
+        }
+      });
+    } else {
+      throw GraphError(metrics_.name, "", "cannot checkpoint: its state holds " + unserializable_state());
+    }
+  }
+
+  void restore_key_group(std::uint32_t kg, StateReader& r) {
+    if constexpr (Serializable<K> && Serializable<Acc> && Serializable<Values>) {
+      restored_.read(r);
+      Table& t = groups_[kg];
+      const std::size_t n_keys = r.read_count(ReadContext::of<Table>("key count"), 2);
+      for (std::size_t i = 0; i < n_keys; ++i) {
+        const std::size_t at = r.offset();
+        K key = r.read<K>();
+        Panes panes;
+        const std::size_t n = r.read_count(ReadContext::of<Panes>("pane count"), 8 + 1 + 8 + 2);
+        for (std::size_t j = 0; j < n; ++j) {
+          const std::size_t pane_at = r.offset();
+          const Timestamp e = r.read<Timestamp>();
+          Pane p;
+          p.acc = r.read<Acc>();
+          p.emitted = r.read<std::optional<Values>>();
+          p.since = r.read<std::uint64_t>();
+          p.fired = r.read<bool>();
+          p.dirty = r.read<bool>();
+          if constexpr (requires { aggs_.check_restored(p.acc); }) aggs_.check_restored(p.acc);
+          if (e > -kWatermarkHorizon && e < kWatermarkHorizon && grid_.floor_window_end(e) == e) {
+            if (!panes.try_emplace(e, std::move(p)).second)
+              StateReader::fail(pane_at, ReadContext::of<Panes>("pane"), "repeated window end");
+          } else {
+            StateReader::fail(pane_at, ReadContext::of<Panes>("window end"), "not a window end of this grid");
+          }
+        }
+        if (!t.try_emplace(key, std::move(panes)).second)
+          StateReader::fail(at, ReadContext::of<Table>("entry"), "repeated key");
+      }
+    }
+  }
+
+  void after_restore() {
+    if (!restored_.any) return;
+    time_ = restored_.times[0];
+    next_early_ = restored_.times[1];
+    for (const Table& t : groups_)
+      t.for_each([&](const K&, const Panes& panes) {
+        for (const auto& [e, p] : panes) {
+          live_.insert(e);
+          if (!p.fired) unfired_.insert(e);
+        }
+      });
+  }
+
   void emit(const K& key, Timestamp e, Values values, ChangeKind kind) {
     out_buf_.push_back(Record<Out>{Out{key, TimeWindow{e - grid_.size, e}, std::move(values), kind}, e - 1});
   }
@@ -242,6 +320,7 @@ class PaneWindowOperator final
   std::set<Timestamp> unfired_;  // ends of windows with panes whose end has not passed
   std::set<Timestamp> live_;     // ends of windows with panes held (until end + lateness)
   std::vector<K> dead_keys_;
+  RestoredTimes<2> restored_;  // time_, next_early_ as read
 };
 
 }  // namespace sluice::detail

@@ -106,8 +106,9 @@ class SessionWindowOperator final
 
  public:
   SessionWindowOperator(Aggs aggs, const SessionSettings& s, OperatorMetrics& metrics, const Clock& clock,
-                        std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size)
-      : Base(metrics, clock, {first_kg, kg_count, batch_size, s.late_tag_id}),
+                        std::uint32_t first_kg, std::uint32_t kg_count, std::size_t batch_size,
+                        OperatorState* state = nullptr)
+      : Base(metrics, clock, {first_kg, kg_count, batch_size, s.late_tag_id, state}),
         aggs_(std::move(aggs)),
         gap_(s.windows.gap_us),
         processing_time_(s.windows.time == WindowTime::kProcessingTime),
@@ -130,6 +131,10 @@ class SessionWindowOperator final
     metrics_.records_in.add(n);
     flush();
   }
+
+  /// The first type of the state without a Serde ("" if none): such an
+  /// operator cannot be checkpointed.
+  static std::string unserializable_state() { return first_unserializable<K, Acc>(); }
 
   /// Keys holding at least one session (for tests and metrics).
   std::size_t key_count() const {
@@ -307,6 +312,69 @@ class SessionWindowOperator final
     if (v.empty()) tab.erase(t.key);
   }
 
+  // ---- checkpoints (the base's hooks) ----
+  //
+  // A key group's section: time_, its keys' sessions as they are (with the
+  // time of the timer each waits for), then its timers.
+
+  void prepare_snapshot() const { timers_by_key_group(timers_, groups_.first(), groups_.count(), snap_timers_); }
+
+  void snapshot_key_group(std::uint32_t kg, StateWriter& w) const {
+    if constexpr (Serializable<K> && Serializable<Acc>) {
+      RestoredTimes<1>::write(w, {time_});
+      const Table& t = groups_[kg];
+      w.write_varint(t.size());
+      t.for_each([&](const K& key, const Sessions& v) {
+        w.write(key);
+        w.write_varint(v.size());
+        for (const Session& ses : v) {
+          w.write(ses.start);
+          w.write(ses.end);
+          w.write(ses.timer);
+          w.write(ses.fired);
+          w.write(ses.acc);
+        }
+      });
+      write_key_group_timers(w, snap_timers_[kg - groups_.first()]);
+      if (kg + 1 == groups_.first() + groups_.count()) snap_timers_ = {};  // the last group: release the cache
+    } else {
+      throw GraphError(metrics_.name, "", "cannot checkpoint: its state holds " + unserializable_state());
+    }
+  }
+
+  void restore_key_group(std::uint32_t kg, StateReader& r) {
+    if constexpr (Serializable<K> && Serializable<Acc>) {
+      restored_.read(r);
+      Table& t = groups_[kg];
+      const std::size_t n_keys = r.read_count(ReadContext::of<Table>("key count"), 2);
+      for (std::size_t i = 0; i < n_keys; ++i) {
+        const std::size_t at = r.offset();
+        K key = r.read<K>();
+        Sessions v;
+        const std::size_t n = r.read_count(ReadContext::of<Sessions>("session count"), 8 * 3 + 1);
+        for (std::size_t j = 0; j < n; ++j) {
+          const std::size_t ses_at = r.offset();
+          Session ses{r.read<Timestamp>(), r.read<Timestamp>(), r.read<Timestamp>(), r.read<bool>(),
+                      r.read<Acc>()};  // braced: read in order
+          if constexpr (requires { aggs_.check_restored(ses.acc); }) aggs_.check_restored(ses.acc);
+          // By start, never overlapping or touching: what the search in add() relies on.
+          if (ses.start > ses.end || (!v.empty() && v.back().end >= ses.start))
+            StateReader::fail(ses_at, ReadContext::of<Session>("bounds"), "sessions overlap or are out of order");
+          v.push_back(std::move(ses));
+        }
+        if (!t.try_emplace(key, std::move(v)).second)
+          StateReader::fail(at, ReadContext::of<Table>("entry"), "repeated key");
+      }
+      restored_timers_.read(r, kg);
+    }
+  }
+
+  void after_restore() {
+    if (!restored_.any) return;
+    time_ = restored_.times[0];
+    if constexpr (Serializable<K>) restored_timers_.restore_into(timers_);
+  }
+
   // ---- output ----
 
   void emit(const K& key, Timestamp start, Timestamp end, Values values, ChangeKind kind) {
@@ -322,6 +390,9 @@ class SessionWindowOperator final
   Timestamp time_ = kMinTimestamp;  // the watermark (or processing time) sessions have fired up to
   TimerQueue<K> timers_;
   std::uint64_t evicted_ = 0;
+  mutable std::vector<std::vector<SavedTimer<const K*>>> snap_timers_;  // per local key group, during a snapshot
+  RestoredTimes<1> restored_;                                          // time_ as read
+  std::conditional_t<Serializable<K>, RestoredTimers<K>, char> restored_timers_{};
 };
 
 template <class K, class T, class Aggs>
@@ -338,11 +409,11 @@ class SessionWindowNode final : public Node {
   bool has_side_outputs() const override { return true; }
 
   void instantiate(BuildContext& ctx) const override {
+    using Op = SessionWindowOperator<K, T, Aggs>;
     const RunSettings& s = ctx.settings;
-    const std::uint32_t first = first_key_group(ctx.worker_index(), s.max_parallelism, s.workers);
-    const std::uint32_t end = first_key_group(ctx.worker_index() + 1, s.max_parallelism, s.workers);
-    auto& op = ctx.make<SessionWindowOperator<K, T, Aggs>>(
-        aggs_, settings_, ctx.metrics.add_operator(name(), kind()), *s.clock, first, end - first, s.batch_size);
+    OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
+    const KeyedOperatorSettings k = keyed_operator_settings<Op>(ctx, name());
+    auto& op = ctx.make<Op>(aggs_, settings_, m, *s.clock, k.first_key_group, k.key_groups, s.batch_size, k.state);
     make_side_outputs(ctx, op.sides());
     ctx.port<Keyed<K, T>>(in_).connect(&op);
     ctx.set_port<Out>(out_, op.output());

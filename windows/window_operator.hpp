@@ -129,8 +129,8 @@ class SlicingWindowOperator final
  public:
   SlicingWindowOperator(Aggs aggs, const WindowSettings& s, OperatorMetrics& metrics, const Clock& clock,
                         std::uint32_t first_kg, std::uint32_t kg_count, std::size_t max_parallelism,
-                        std::size_t batch_size)
-      : Base(metrics, clock, {first_kg, kg_count, batch_size, s.late_tag_id}),
+                        std::size_t batch_size, OperatorState* state = nullptr)
+      : Base(metrics, clock, {first_kg, kg_count, batch_size, s.late_tag_id, state}),
         aggs_(std::move(aggs)),
         grid_(s.windows),
         tumbling_(s.windows.is_tumbling()),
@@ -140,6 +140,10 @@ class SlicingWindowOperator final
         max_parallelism_(max_parallelism) {}
 
   void push(Batch<Keyed<K, T>>& batch) override { add(KeyedView<K, T>{batch.data(), batch.size()}); }
+  /// The first type of the state without a Serde ("" if none): such an
+  /// operator cannot be checkpointed.
+  static std::string unserializable_state() { return first_unserializable<K, Acc>(); }
+
   void push_local(LocalKeyedBatch<K, T>& batch) override { add(LocalKeyedView<K, T>(batch)); }
   /// Partial aggregates from the workers' local stages (local-global
   /// aggregation): each is merged into its key's slice like a record.
@@ -514,6 +518,152 @@ class SlicingWindowOperator final
     }
   }
 
+  // ---- checkpoints (the base's hooks) ----
+  //
+  // A key group's section: the operator's times (watermark_, fired_until_,
+  // closed_until_), the group's entries of the open slices (end, key,
+  // accumulator, by end), then its keys' closed slices and window state as
+  // they are (partial merges included, so results stay bit-identical).
+
+  void prepare_snapshot() const {
+    // Open slices hold every key group in one table: sort them out once.
+    snap_open_.assign(this->groups_.count(), {});
+    for (const auto& [end, slice] : open_)
+      slice.table.for_each([&](const K& key, const Acc& acc) {
+        const std::uint32_t kg = key_group_of(hash_key(key), max_parallelism_);
+        snap_open_[kg - groups_.first()].push_back(OpenEntry{end, &key, &acc});
+      });
+  }
+
+  void snapshot_key_group(std::uint32_t kg, StateWriter& w) const {
+    if constexpr (Serializable<K> && Serializable<Acc>) {
+      RestoredTimes<3>::write(w, {watermark_, fired_until_, closed_until_});
+      const std::vector<OpenEntry>& open = snap_open_[kg - groups_.first()];
+      w.write_varint(open.size());
+      for (const OpenEntry& e : open) {
+        w.write(e.end);
+        w.write(*e.key);
+        w.write(*e.acc);
+      }
+      const Table& t = groups_[kg];
+      w.write_varint(t.size());
+      t.for_each([&](const K& key, const KeyWindows& kw) {
+        w.write(key);
+        w.write_varint(kw.slices.size());
+        for (std::size_t i = 0; i < kw.slices.size(); ++i) {
+          const S& sl = kw.slices[i];
+          w.write(sl.end);
+          w.write(sl.acc);
+          if constexpr (kCombine == Combine::kTwoStacks) w.write(sl.suffix);
+        }
+        w.write(kw.lo);
+        w.write(kw.mid);
+        w.write(kw.hi);
+        w.write(kw.at);
+        w.write(kw.stale);
+        w.write(kw.window);
+      });
+      if (kg + 1 == groups_.first() + groups_.count()) snap_open_ = {};  // the last group: release the cache
+    } else {
+      throw GraphError(metrics_.name, "", "cannot checkpoint: its state holds " + unserializable_state());
+    }
+  }
+
+  void restore_key_group(std::uint32_t kg, StateReader& r) {
+    if constexpr (Serializable<K> && Serializable<Acc>) {
+      const std::size_t times_at = r.offset();
+      const auto times = restored_.read(r);
+      // Where the times stop, the window arithmetic relies on the grid.
+      const auto on_grid = [](Timestamp t, auto floor) {
+        return t == kMinTimestamp || t == kMaxTimestamp || (t > -kWatermarkHorizon && t < kWatermarkHorizon && floor(t) == t);
+      };
+      if (!on_grid(times[1], [&](Timestamp t) { return grid_.floor_window_end(t); }) ||
+          !on_grid(times[2], [&](Timestamp t) { return grid_.floor_slice_end(t); }))
+        StateReader::fail(times_at, ReadContext::of<SlicingWindowOperator>("times"), "not on this window grid");
+      const std::size_t n_open = r.read_count(ReadContext::of<OpenSlice>("entry count"), 3);
+      for (std::size_t i = 0; i < n_open; ++i) {
+        const std::size_t at = r.offset();
+        const Timestamp end = r.read<Timestamp>();
+        K key = r.read<K>();
+        Acc acc = r.read<Acc>();
+        check_key_group(at, key, kg);
+        if (!is_slice_end(end)) StateReader::fail(at, ReadContext::of<OpenSlice>("end"), "not a slice end of this grid");
+        auto [it, inserted] = open_.try_emplace(end);
+        if (!it->second.table.try_emplace(key, std::move(acc)).second)
+          StateReader::fail(at, ReadContext::of<OpenSlice>("entry"), "repeated key");
+      }
+      Table& t = groups_[kg];
+      const std::size_t n_keys = r.read_count(ReadContext::of<Table>("key count"), 2);
+      for (std::size_t i = 0; i < n_keys; ++i) {
+        const std::size_t at = r.offset();
+        K key = r.read<K>();
+        check_key_group(at, key, kg);
+        KeyWindows kw;
+        const std::size_t n_slices = r.read_count(ReadContext::of<KeyWindows>("slice count"), 9);
+        for (std::size_t j = 0; j < n_slices; ++j) {
+          const std::size_t slice_at = r.offset();
+          S sl{r.read<Timestamp>(), r.read<Acc>()};
+          check_acc(sl.acc);
+          if constexpr (kCombine == Combine::kTwoStacks) {
+            sl.suffix = r.read<Acc>();
+            check_acc(sl.suffix);
+          }
+          if (!is_slice_end(sl.end) || (j > 0 && kw.slices[j - 1].end >= sl.end))
+            StateReader::fail(slice_at, ReadContext::of<KeyWindows>("slice end"),
+                              "not a slice end of this grid, or not after the one before");
+          kw.slices.push_back(std::move(sl));
+        }
+        const std::size_t idx_at = r.offset();
+        kw.lo = r.read<std::uint32_t>();
+        kw.mid = r.read<std::uint32_t>();
+        kw.hi = r.read<std::uint32_t>();
+        if (!(kw.lo <= kw.mid && kw.mid <= kw.hi && kw.hi <= kw.slices.size()))
+          StateReader::fail(idx_at, ReadContext::of<KeyWindows>("slice positions"),
+                            "lo " + std::to_string(kw.lo) + ", mid " + std::to_string(kw.mid) + ", hi " +
+                                std::to_string(kw.hi) + " with " + std::to_string(kw.slices.size()) + " slices");
+        kw.at = r.read<Timestamp>();
+        kw.stale = r.read<bool>();
+        kw.window = r.read<Acc>();
+        check_acc(kw.window);
+        if (!t.try_emplace(key, std::move(kw)).second)
+          StateReader::fail(at, ReadContext::of<Table>("entry"), "repeated key");
+      }
+    }
+  }
+
+  void after_restore() {
+    if (!restored_.any) return;
+    watermark_ = restored_.times[0];
+    fired_until_ = restored_.times[1];
+    closed_until_ = restored_.times[2];
+    live_.clear();
+    for (const Table& t : groups_)
+      t.for_each([&](const K&, const KeyWindows& kw) {
+        for (std::size_t i = 0; i < kw.slices.size(); ++i) ++live_[kw.slices[i].end];
+      });
+    live_hint_ = live_.end();
+  }
+
+  /// Refuses a key that does not belong to key group `kg`: its state would
+  /// be looked up in another group's table.
+  void check_key_group(std::size_t at, const K& key, std::uint32_t kg) const {
+    if (key_group_of(hash_key(key), max_parallelism_) != kg)
+      StateReader::fail(at, ReadContext::of<K>(), "key of another key group than " + std::to_string(kg));
+  }
+  void check_acc(const Acc& acc) const {
+    if constexpr (requires { aggs_.check_restored(acc); }) aggs_.check_restored(acc);
+  }
+  /// Whether `end` lies on the slice grid, within the range slice ends take.
+  bool is_slice_end(Timestamp end) const {
+    return end > -kWatermarkHorizon && end < kWatermarkHorizon && grid_.floor_slice_end(end) == end;
+  }
+
+  struct OpenEntry {
+    Timestamp end;
+    const K* key;
+    const Acc* acc;
+  };
+
   // ---- output ----
 
   void emit(const K& key, Timestamp e, Values values, ChangeKind kind) {
@@ -539,6 +689,8 @@ class SlicingWindowOperator final
   typename std::map<Timestamp, std::uint64_t>::iterator live_hint_ = live_.end();
   std::vector<K> dead_keys_;
   std::vector<std::pair<Timestamp, std::optional<Acc>>> corrections_;
+  mutable std::vector<std::vector<OpenEntry>> snap_open_;  // per local key group, during a snapshot
+  RestoredTimes<3> restored_;  // watermark_, fired_until_, closed_until_ as read
 };
 
 template <class K, class T, class Aggs>
@@ -556,16 +708,18 @@ class WindowNode final : public Node {
 
   void instantiate(BuildContext& ctx) const override {
     const RunSettings& s = ctx.settings;
-    const std::uint32_t first = first_key_group(ctx.worker_index(), s.max_parallelism, s.workers);
-    const std::uint32_t end = first_key_group(ctx.worker_index() + 1, s.max_parallelism, s.workers);
     OperatorMetrics& m = ctx.metrics.add_operator(name(), kind());
-    if (settings_.windows.emit.kind == EmitPolicy::Kind::kAtEnd)
-      connect(ctx, ctx.make<SlicingWindowOperator<K, T, Aggs>>(aggs_, settings_, m, *s.clock, first, end - first,
-                                                               s.max_parallelism, s.batch_size));
-    else
-      connect(ctx, ctx.make<PaneWindowOperator<K, T, Aggs>>(aggs_, settings_.windows, settings_.allowed_lateness_us,
-                                                            settings_.late_tag_id, m, *s.clock, first, end - first,
-                                                            s.batch_size));
+    if (settings_.windows.emit.kind == EmitPolicy::Kind::kAtEnd) {
+      using Op = SlicingWindowOperator<K, T, Aggs>;
+      const KeyedOperatorSettings k = keyed_operator_settings<Op>(ctx, name());
+      connect(ctx, ctx.make<Op>(aggs_, settings_, m, *s.clock, k.first_key_group, k.key_groups, s.max_parallelism,
+                                s.batch_size, k.state));
+    } else {
+      using Op = PaneWindowOperator<K, T, Aggs>;
+      const KeyedOperatorSettings k = keyed_operator_settings<Op>(ctx, name());
+      connect(ctx, ctx.make<Op>(aggs_, settings_.windows, settings_.allowed_lateness_us, settings_.late_tag_id, m,
+                                *s.clock, k.first_key_group, k.key_groups, s.batch_size, k.state));
+    }
   }
 
  private:

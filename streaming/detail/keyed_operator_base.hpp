@@ -52,13 +52,17 @@
 // state (e.g. the slicing operator's live_ map of slice ends). Timers are
 // keyed state: the TimerQueue entries of group kg go into its section.
 // A checkpointed query with an operator that lacks the hooks fails to
-// start, naming the operator.
+// start, naming the operator. An operator may also define
+// `void prepare_snapshot() const;`, called once before the key groups of
+// one snapshot (to sort state shared by key groups, such as timers, into
+// `mutable` per-group caches in one pass instead of one pass per group).
 //
 // Thread safety: an instance belongs to one worker; every call comes from that
 // worker's thread.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -66,9 +70,11 @@
 #include <vector>
 
 #include "streaming/dataflow.hpp"
+#include "streaming/detail/graph.hpp"
 #include "streaming/detail/operator_state.hpp"
 #include "streaming/detail/worker.hpp"
 #include "streaming/errors.hpp"
+#include "streaming/key_groups.hpp"
 #include "streaming/metrics.hpp"
 #include "streaming/serde.hpp"
 #include "streaming/side_output.hpp"
@@ -151,10 +157,17 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
       for (std::uint32_t kg = groups_.first(); kg < groups_.first() + groups_.count(); ++kg) {
         const std::string* bytes = state_->restored_part(key_group_part(kg));
         if (bytes == nullptr) continue;
-        StateReader r(*bytes);
-        check_state_format_version(r.template read<std::uint32_t>());
-        derived().restore_key_group(kg, r);
-        r.expect_end("key group " + std::to_string(kg) + " of operator '" + metrics_.name + "'");
+        const std::string section = "key group " + std::to_string(kg) + " of operator '" + metrics_.name + "'";
+        try {
+          StateReader r(*bytes);
+          check_state_format_version(r.template read<std::uint32_t>());
+          derived().restore_key_group(kg, r);
+          r.expect_end(section);
+        } catch (const StateFormatError& e) {
+          if (e.what_read().starts_with(section)) throw;
+          // Say which section it was: the reader only knows the bytes.
+          throw StateFormatError(section + ": " + e.what_read(), e.offset(), e.detail());
+        }
       }
       if constexpr (requires(Derived& m) { m.after_restore(); }) derived().after_restore();
     }
@@ -165,6 +178,8 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
     std::vector<std::pair<std::string, std::string>> parts;
     if constexpr (kCheckpointable) {
       parts.reserve(groups_.count());
+      const Derived& d = static_cast<const Derived&>(*this);
+      if constexpr (requires { d.prepare_snapshot(); }) d.prepare_snapshot();
       for (std::uint32_t kg = groups_.first(); kg < groups_.first() + groups_.count(); ++kg) {
         StateWriter w;
         w.write(kStateFormatVersion);
@@ -268,5 +283,68 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
  private:
   Derived& derived() { return static_cast<Derived&>(*this); }
 };
+
+/// The operator-wide times (watermarks, how far windows fired) that every
+/// key group section repeats, read back from the sections a restore reads
+/// and combined: the smallest of each, so that nothing an instance had not
+/// yet done is skipped. (At an aligned barrier every instance has seen the
+/// same watermarks, so the values agree; they differ only where an ended
+/// instance's final state, whose keyed state is then empty, meets others.)
+template <std::size_t N>
+struct RestoredTimes {
+  bool any = false;  ///< whether any section was read
+  std::array<Timestamp, N> times{};
+
+  static void write(StateWriter& w, const std::array<Timestamp, N>& times) {
+    for (Timestamp t : times) w.write(t);
+  }
+  /// Reads one section's times and combines them in; returns them as read.
+  std::array<Timestamp, N> read(StateReader& r) {
+    std::array<Timestamp, N> read;
+    for (std::size_t i = 0; i < N; ++i) {
+      read[i] = r.read<Timestamp>();
+      times[i] = any ? std::min(times[i], read[i]) : read[i];
+    }
+    any = true;
+    return read;
+  }
+};
+
+/// The key groups worker `worker` of `workers` owns: [first, first + count).
+/// Every keyed node splits them this way (the exchange routes by it).
+struct KeyGroupRange {
+  std::uint32_t first = 0;
+  std::uint32_t count = 0;
+};
+inline KeyGroupRange local_key_groups(std::size_t worker, const RunSettings& s) {
+  const std::uint32_t first = first_key_group(worker, s.max_parallelism, s.workers);
+  return {first, first_key_group(worker + 1, s.max_parallelism, s.workers) - first};
+}
+
+/// What instance `ctx.worker_index()` of keyed operator Op, named `name`,
+/// is built with: its key groups, the batch size, the late-data tag and its
+/// link to the query's checkpoints. Throws GraphError naming the operator
+/// when the query stores checkpoints and Op cannot be checkpointed: it lacks
+/// the hooks, or a type it keeps (`static std::string unserializable_state()`,
+/// the name of one without a Serde, "" if none) cannot be written.
+template <class Op>
+KeyedOperatorSettings keyed_operator_settings(BuildContext& ctx, const std::string& name,
+                                              std::uint64_t late_tag_id = 0) {
+  const KeyGroupRange kgs = local_key_groups(ctx.worker_index(), ctx.settings);
+  OperatorState* state = ctx.operator_state(name);
+  if (state != nullptr && state->storing()) {
+    if constexpr (!Op::kCheckpointable) {
+      throw GraphError(name, "", "this operator cannot be checkpointed yet; run the query without checkpoints");
+    } else if constexpr (requires { Op::unserializable_state(); }) {
+      const std::string type = Op::unserializable_state();
+      if (!type.empty())
+        throw GraphError(name, "",
+                         "its state holds " + type +
+                             ", which has no Serde (streaming/serde.hpp): specialize sluice::Serde for it to "
+                             "checkpoint this query");
+    }
+  }
+  return {kgs.first, kgs.count, ctx.settings.batch_size, late_tag_id, state};
+}
 
 }  // namespace sluice::detail

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "streaming/serde.hpp"
+
 namespace sluice::detail {
 
 enum class SliceCombine { kRetract, kTwoStacks, kMergeAll };
@@ -101,6 +103,56 @@ class SliceQueue {
     }
   }
 
+  /// Writes the slices oldest first with the partial merges as they are, so
+  /// that a restored queue gives bit-identical results (a rebuilt running
+  /// sum of doubles could round differently). For checkpoints.
+  void write(StateWriter& w) const
+    requires Serializable<Acc>
+  {
+    w.write_varint(len_);
+    w.write_varint(mid_);
+    for (std::size_t i = 0; i < len_; ++i) {
+      const Slot& s = at(i);
+      w.write(s.acc);
+      if constexpr (kCombine == SliceCombine::kTwoStacks) w.write(s.suffix);
+    }
+    w.write(window_);
+  }
+
+  /// Reads what write() wrote, into an empty queue; `check(acc)` vets each
+  /// accumulator read. Refuses (StateFormatError) more than `capacity` slices.
+  template <class Check>
+  void read(StateReader& r, std::size_t capacity, Check&& check)
+    requires Serializable<Acc>
+  {
+    const ReadContext what = ReadContext::of<SliceQueue>("slice count");
+    const std::size_t at_len = r.offset();
+    const std::size_t len = r.read_count(what, 1);
+    const std::size_t mid = r.read_varint(ReadContext::of<SliceQueue>("midpoint"));
+    if (len > capacity || mid > len)
+      StateReader::fail(at_len, what,
+                        std::to_string(len) + " slices, midpoint " + std::to_string(mid) + ", capacity " +
+                            std::to_string(capacity));
+    ring_.clear();
+    ring_.reserve(len);
+    for (std::size_t i = 0; i < len; ++i) {
+      Slot s{r.read<Acc>()};
+      check(s.acc);
+      if constexpr (kCombine == SliceCombine::kTwoStacks) {
+        s.suffix = r.read<Acc>();
+        check(s.suffix);
+      }
+      ring_.push_back(std::move(s));
+    }
+    window_ = r.read<Acc>();
+    check(window_);
+    // The ring restarts at 0 holding exactly len slices: push() fills it up
+    // to capacity before it wraps, as it did.
+    head_ = 0;
+    len_ = len;
+    mid_ = mid;
+  }
+
  private:
   using Slot = QueueSlot<Acc, kCombine == SliceCombine::kTwoStacks>;
 
@@ -110,6 +162,7 @@ class SliceQueue {
     if (p >= ring_.size()) p -= ring_.size();
     return ring_[p];
   }
+  const Slot& at(std::size_t i) const { return const_cast<SliceQueue&>(*this).at(i); }
 
   void pop(const Aggs& aggs) {
     if constexpr (kCombine == SliceCombine::kRetract) {
