@@ -129,8 +129,18 @@ void SharedLineFile::end(std::size_t index) {
   if (!started_) start_locked(0, 0);
   slots_[index].ended = true;
   // An ended writer no longer holds anyone back (none running: all goes).
-  release_locked(min_epoch_locked(), true);
+  // Before the running writers' current epoch goes out, the length is what
+  // a checkpoint this writer never reached holds of the file.
+  const std::uint64_t m = min_epoch_locked();
+  release_locked(m, false);
+  slots_[index].end_length = length_;
+  release_locked(m, true);
   if (min_epoch_locked() == std::numeric_limits<std::uint64_t>::max()) sync_locked();
+}
+
+std::uint64_t SharedLineFile::end_length(std::size_t index) {
+  std::lock_guard lock(mu_);
+  return slots_.at(index).end_length;
 }
 
 void SharedLineFile::close_writer(std::size_t index) {

@@ -73,6 +73,10 @@ class SharedLineFile {
   /// The first call of a run acts, later ones (other writers) find it done.
   /// Throws SluiceError when the file is shorter than `length`.
   void restore(std::uint64_t checkpoint_id, std::optional<std::uint64_t> length);
+  /// The length writer `index` recorded when it ended: its lines and every
+  /// line from before the barrier the running writers are at, none after
+  /// it. It stands for the writer in checkpoints it did not reach.
+  std::uint64_t end_length(std::size_t index);
   /// Appends a chunk of whole lines written by writer `index`, or holds it
   /// while other writers have not reached the barrier this one passed.
   void write(std::size_t index, std::string_view chunk);
@@ -91,6 +95,7 @@ class SharedLineFile {
     std::uint64_t epoch = 0;  // the last barrier this writer passed
     bool registered = false;
     bool ended = false;
+    std::uint64_t end_length = 0;  // the length that covers its lines, recorded when it ended
     std::deque<std::pair<std::uint64_t, std::string>> held;  // (epoch written in, lines), oldest first
   };
   void start_locked(std::uint64_t length, std::uint64_t epoch);
@@ -152,11 +157,12 @@ class JsonLinesFileSink final : public Sink<T> {
     }
     void on_end_of_input() override { file_->end(index_); }
     // Handle: the file length (see the file comment).
+    // Id 0 is the final handle after the end of input (streaming/sink.hpp).
     void on_checkpoint_barrier(std::uint64_t checkpoint_id, StateWriter& handle) override {
-      handle.write(file_->barrier(index_, checkpoint_id));
+      handle.write(checkpoint_id == 0 ? file_->end_length(index_) : file_->barrier(index_, checkpoint_id));
     }
-    // Truncates to the largest length recorded; a writer that had ended
-    // recorded nothing (its lines are within the others' lengths).
+    // Truncates to the largest length recorded (an empty handle: nothing
+    // recorded, its lines are within the others' lengths).
     void restore(std::uint64_t checkpoint_id, const std::vector<std::string_view>& handles) override {
       std::optional<std::uint64_t> length;
       for (std::size_t i = 0; i < handles.size(); ++i) {
