@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <numeric>
 
@@ -86,7 +87,8 @@ class GatedSource final : public Source<std::int64_t> {
 
 // Appends every value to one shared list (all workers); the handle at a
 // barrier is the list's length, and restore truncates the list to the
-// handles' total, as the exactly-once file sink truncates its file.
+// handles' total, as the exactly-once file sink truncates its file. While
+// held, write() blocks (a stalled downstream system).
 class ListSink final : public Sink<std::int64_t> {
  public:
   ListSink() : s_(std::make_shared<Shared>()) {}
@@ -110,6 +112,22 @@ class ListSink final : public Sink<std::int64_t> {
     std::lock_guard lock(s_->mu);
     return s_->restores;
   }
+  void hold() {
+    std::lock_guard lock(s_->mu);
+    s_->held = true;
+  }
+  void release() {
+    {
+      std::lock_guard lock(s_->mu);
+      s_->held = false;
+    }
+    s_->released.notify_all();
+  }
+  /// Whether a write() is blocked by hold().
+  bool stalled() const {
+    std::lock_guard lock(s_->mu);
+    return s_->stalled;
+  }
 
  private:
   struct Shared {
@@ -118,6 +136,9 @@ class ListSink final : public Sink<std::int64_t> {
     std::vector<std::uint64_t> written;  // by worker: how many values it appended
     std::vector<std::uint64_t> commits;  // ids on_checkpoint_complete saw (any worker)
     std::vector<std::uint64_t> restores;
+    bool held = false;
+    bool stalled = false;
+    std::condition_variable released;
   };
   class Writer final : public SinkWriter<std::int64_t> {
    public:
@@ -126,7 +147,10 @@ class ListSink final : public Sink<std::int64_t> {
       if (s_->written.size() <= w_) s_->written.resize(w_ + 1, 0);
     }
     void write(Batch<std::int64_t>& batch) override {
-      std::lock_guard lock(s_->mu);
+      std::unique_lock lock(s_->mu);
+      s_->stalled = s_->held;
+      s_->released.wait(lock, [&] { return !s_->held; });
+      s_->stalled = false;
       for (auto& r : batch) s_->values.push_back(r.value);
       s_->written[w_] += batch.size();
     }
@@ -164,8 +188,11 @@ struct Run {
   Job job;
 };
 
-Run make_job(std::int64_t n, std::int64_t gate) {
-  Run r{std::make_shared<GatedSource>(n, gate), std::make_shared<ListSink>(), Job("numbers")};
+// `sink`: where a restarted run writes (the previous run's sink, as a file
+// would be reopened); null: a new one.
+Run make_job(std::int64_t n, std::int64_t gate, std::shared_ptr<ListSink> sink = nullptr) {
+  Run r{std::make_shared<GatedSource>(n, gate), sink != nullptr ? std::move(sink) : std::make_shared<ListSink>(),
+        Job("numbers")};
   r.job.source<std::int64_t>(r.source, "numbers")
       .map([](std::int64_t v) { return v; })
       .name("copy")
@@ -265,16 +292,8 @@ TEST_CASE("a restarted query restores the newest checkpoint and replays what cam
           return l.find("no checkpoint to restore") != std::string::npos;
         }) != log.end());
 
-  // The second run writes into the first run's output (as a file would be reopened).
-  Run second = make_job(1000, 1000);
-  second.sink = first.sink;
-  second.job = Job("numbers");
-  second.job.source<std::int64_t>(second.source, "numbers")
-      .map([](std::int64_t v) { return v; })
-      .name("copy")
-      .watermarks(ascending().with_emit_interval(0us))
-      .name("wm")
-      .sink(second.sink, "out");
+  // The second run writes into the first run's output.
+  Run second = make_job(1000, 1000, first.sink);
   log.clear();
   Engine engine;
   auto q = engine.start("numbers", second.job, with_storage(dir, log, after));
@@ -331,6 +350,170 @@ TEST_CASE("periodic checkpoints follow the query's clock", "[checkpoint][query]"
   REQUIRE(q->wait_for_checkpoint(2, 10s));
   q->stop();
   CHECK(q->checkpoint_stats().completed == 2);
+}
+
+namespace {
+
+// Log lines from the query's threads, read by the test while it runs.
+struct SharedLog {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  std::function<void(const std::string&)> sink() {
+    return [this](const std::string& line) {
+      std::lock_guard lock(mu);
+      lines.push_back(line);
+    };
+  }
+  bool has(std::string_view text) {
+    std::lock_guard lock(mu);
+    return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(text) != std::string::npos; });
+  }
+};
+
+// RocksDB checkpoints whose first `failing` commits throw, as a full disk
+// would make them: everything else is the real storage.
+class FailingCommits final : public CheckpointStorage {
+ public:
+  FailingCommits(std::shared_ptr<const CheckpointStorage> real, int failing)
+      : real_(std::move(real)), failing_(std::make_shared<std::atomic<int>>(failing)) {}
+  std::string describe() const override { return real_->describe(); }
+  std::unique_ptr<CheckpointSession> open(const std::string& job_id, std::size_t retained,
+                                          std::function<void(const std::string&)> log) const override {
+    return std::make_unique<Session>(real_->open(job_id, retained, std::move(log)), failing_);
+  }
+
+ private:
+  class Writer final : public CheckpointWriter {
+   public:
+    Writer(std::unique_ptr<CheckpointWriter> real, std::shared_ptr<std::atomic<int>> failing)
+        : real_(std::move(real)), failing_(std::move(failing)) {}
+    void add_part(std::string_view op, std::string_view key, std::string_view bytes) override {
+      real_->add_part(op, key, bytes);
+    }
+    void commit() override {
+      if (failing_->fetch_sub(1) > 0) throw std::runtime_error("No space left on device (injected)");
+      real_->commit();
+    }
+    void abort() noexcept override { real_->abort(); }
+
+   private:
+    std::unique_ptr<CheckpointWriter> real_;
+    std::shared_ptr<std::atomic<int>> failing_;
+  };
+  class Session final : public CheckpointSession {
+   public:
+    Session(std::unique_ptr<CheckpointSession> real, std::shared_ptr<std::atomic<int>> failing)
+        : real_(std::move(real)), failing_(std::move(failing)) {}
+    std::unique_ptr<CheckpointWriter> begin(std::uint64_t id, bool is_savepoint) override {
+      return std::make_unique<Writer>(real_->begin(id, is_savepoint), failing_);
+    }
+    std::optional<RestoredCheckpoint> restore_latest() override { return real_->restore_latest(); }
+    std::uint64_t newest_id() override { return real_->newest_id(); }
+    RestoredCheckpoint restore(std::uint64_t id) override { return real_->restore(id); }
+    void put_marker(std::string_view key, std::string_view value) override { real_->put_marker(key, value); }
+    std::optional<std::string> get_marker(std::string_view key) override { return real_->get_marker(key); }
+    void write_savepoint(std::uint64_t id, const std::filesystem::path& dir) override {
+      real_->write_savepoint(id, dir);
+    }
+    RestoredCheckpoint read_savepoint(const std::filesystem::path& dir) override { return real_->read_savepoint(dir); }
+
+   private:
+    std::unique_ptr<CheckpointSession> real_;
+    std::shared_ptr<std::atomic<int>> failing_;
+  };
+
+  std::shared_ptr<const CheckpointStorage> real_;
+  std::shared_ptr<std::atomic<int>> failing_;
+};
+
+std::vector<std::uint64_t> stored_ids(const TempDir& dir) {
+  CheckpointStore store(dir / "numbers", CheckpointStoreOptions{.job_id = "numbers"});
+  std::vector<std::uint64_t> ids;
+  for (const CheckpointInfo& c : store.list()) ids.push_back(c.id);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint not complete within its timeout is aborted, logged and counted, and the query runs on",
+          "[checkpoint][query][failure]") {
+  TempDir dir;
+  SharedLog log;
+  Run r = make_job(1000, 500);
+  r.sink->hold();  // the first write stalls: no barrier gets through the sink
+  QueryOptions o;
+  o.workers = 1;
+  o.checkpoints.storage = rocksdb_checkpoints(dir.path());
+  o.checkpoints.timeout = 100ms;
+  o.checkpoints.log = log.sink();
+  Engine engine;
+  auto q = engine.start("numbers", r.job, o);
+  REQUIRE(wait_until([&] { return r.sink->stalled(); }));
+  const std::uint64_t first = q->checkpoint_now();
+  CHECK_FALSE(q->wait_for_checkpoint(first, 10s));  // returns once it failed
+  CHECK(q->checkpoint_stats().failed == 1);
+  CHECK(q->last_completed_checkpoint() == 0);
+  CHECK(log.has("checkpoint 1 failed: not complete within 100 ms (timeout)"));
+
+  // The sink moves again: the stale barrier passes unheeded, the next
+  // checkpoint completes, and the output is whole.
+  r.sink->release();
+  REQUIRE(wait_until([&] { return r.sink->size() == 500; }));
+  const std::uint64_t second = q->checkpoint_now();
+  CHECK(second == 2);
+  REQUIRE(q->wait_for_checkpoint(second, 10s));
+  REQUIRE(wait_until([&] { return !r.sink->commits().empty(); }));  // heard on the sink's thread
+  r.source->open_gate();
+  q->wait();
+  CHECK(q->status().state == QueryState::kFinished);
+  CHECK(r.sink->values() == iota_to(1000));
+  CHECK(q->checkpoint_stats().completed == 1);
+  CHECK(q->checkpoint_stats().failed == 1);
+  CHECK(r.sink->commits() == std::vector<std::uint64_t>{2});
+  CHECK(stored_ids(dir) == std::vector<std::uint64_t>{2});
+}
+
+TEST_CASE("a checkpoint whose commit fails in storage is aborted, the query runs on, and a restart restores the "
+          "next one",
+          "[checkpoint][query][failure]") {
+  TempDir dir;
+  SharedLog log;
+  Run first = make_job(1000, 200);
+  {
+    QueryOptions o;
+    o.workers = 2;
+    o.checkpoints.storage = std::make_shared<FailingCommits>(rocksdb_checkpoints(dir.path()), 1);
+    o.checkpoints.log = log.sink();
+    Engine engine;
+    auto q = engine.start("numbers", first.job, o);
+    REQUIRE(wait_until([&] { return first.sink->size() == 200; }));
+    CHECK_FALSE(q->wait_for_checkpoint(q->checkpoint_now(), 10s));
+    CHECK(log.has("checkpoint 1 failed: No space left on device (injected)"));
+    CHECK(q->checkpoint_stats().failed == 1);
+    CHECK(q->status().state == QueryState::kRunning);
+    first.source->move_gate(300);
+    REQUIRE(wait_until([&] { return first.sink->size() == 300; }));
+    REQUIRE(q->wait_for_checkpoint(q->checkpoint_now(), 10s));
+    CHECK(q->last_completed_checkpoint() == 2);
+    REQUIRE(wait_until([&] { return !first.sink->commits().empty(); }));  // heard on the sink's thread
+    const std::vector<std::uint64_t> heard = first.sink->commits();
+    CHECK(std::all_of(heard.begin(), heard.end(), [](std::uint64_t id) { return id == 2; }));
+    first.source->move_gate(450);
+    REQUIRE(wait_until([&] { return first.sink->size() == 450; }));
+    q->stop();
+  }
+  CHECK(stored_ids(dir) == std::vector<std::uint64_t>{2});
+  Run second = make_job(1000, 1000, first.sink);
+  QueryOptions o;
+  o.workers = 2;
+  o.checkpoints.storage = rocksdb_checkpoints(dir.path());
+  o.checkpoints.log = log.sink();
+  Engine engine;
+  auto q = engine.start("numbers", second.job, o);
+  CHECK(q->restored_checkpoint() == 2);
+  q->wait();
+  CHECK(second.source->restored_at() == 300);
+  CHECK(second.sink->values() == iota_to(1000));
 }
 
 TEST_CASE("a query with checkpoint storage refuses a source that cannot replay", "[checkpoint][query]") {
@@ -557,15 +740,7 @@ TEST_CASE("a savepoint restores into another storage on another worker count", "
     q->stop();
     CHECK_THROWS_WITH(engine.savepoint("nope", dir / "x"), Catch::Contains("no query named 'nope'"));
   }
-  Run second = make_job(1000, 1000);
-  second.sink = first.sink;
-  second.job = Job("numbers");
-  second.job.source<std::int64_t>(second.source, "numbers")
-      .map([](std::int64_t v) { return v; })
-      .name("copy")
-      .watermarks(ascending().with_emit_interval(0us))
-      .name("wm")
-      .sink(second.sink, "out");
+  Run second = make_job(1000, 1000, first.sink);
   QueryOptions o = with_storage(dir, log, 3);
   o.checkpoints.storage = rocksdb_checkpoints(dir / "elsewhere");
   o.checkpoints.restore_savepoint = dir / "savepoint-1";
