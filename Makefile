@@ -21,8 +21,11 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# Checkpointed to RocksDB in a fresh state directory each time (README:
+# kill it and run card_fraud_alerts again on the same --state to see recovery).
 demo: build
-	@$(BUILD)/examples/card_fraud_alerts
+	@rm -rf $(BUILD)/demo-state
+	@$(BUILD)/examples/card_fraud_alerts --state $(BUILD)/demo-state
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
