@@ -1,44 +1,49 @@
 // A sink that appends one line per record to a file (JSON lines by default).
 //
-// All workers write to the same file; each batch is formatted outside the
-// lock and written under it, so lines never interleave. Lines of one worker
-// keep their order; how lines of different workers interleave depends on
-// timing. A fresh run starts the file afresh (truncates it) with its first
-// write or end of input, not when it opens, so a run that fails to start
-// (say, a restore that cannot be used) leaves the file as it was. The file is
-// flushed once every writer passed a checkpoint barrier, at end of input
-// and at close.
+// All workers write to the same file. A fresh run starts the file afresh
+// (truncates it) with its first write, barrier or end of input, not when it
+// opens, so a run that fails to start (say, a restore that cannot be used)
+// leaves the file as it was.
 //
-// Exactly-once with checkpoints. At a checkpoint barrier each writer records
-// the file length in its pre-commit handle; a writer that has passed barrier
-// n holds what it writes next in memory until every writer still running
-// has passed barrier n too, so when the last one records its length the
-// file holds exactly the output from before barrier n of every worker, and
-// that writer flushes and fsyncs it before acknowledging. A restore
-// truncates the file to that length (the largest in the checkpoint's
-// handles) and the job replays from there. What this promises, with a
-// replayable source and deterministic operators:
-// - after a crash (or a cancel) and a restore, once the job finishes, the
-//   file holds exactly the lines of a run without a crash: none lost, none
-//   twice (with several workers, in an interleaving that may differ, as it
-//   may between any two runs);
-// - the file is not transactional for readers: one that reads it while the
-//   job runs can see lines that a restore later removes (written after the
-//   restored checkpoint) and written again. Read it after the job finished,
-//   or only up to the length of the last completed checkpoint;
-// - on_checkpoint_complete has nothing left to do: the lines of a checkpoint
-//   are in the file when it completes;
-// - the file must not be changed by others while the job or its checkpoints
-//   live: a file shorter than the restored length fails the restore;
-// - memory: a writer holds its lines while others have not reached the
-//   barrier it passed (usually a few batches; more when workers are skewed).
-// Without checkpoint storage checkpoint_now() runs the same protocol (the
-// handles are just not stored).
+// Without checkpoint storage lines are appended as they come (each batch
+// formatted outside the lock and written under it, so lines never
+// interleave; one worker's lines keep their order) and flushed at barriers,
+// end of input and close.
+//
+// Exactly-once with checkpoint storage, as Flink's FileSink does it: each
+// writer writes its lines into its own in-progress part file, in a hidden
+// directory next to the file (".<file name>.parts/"). At a checkpoint
+// barrier the writer syncs and closes its part; the part is then pending,
+// and the writer's pre-commit handle names its pending parts. When the
+// checkpoint has committed, the first writer to hear of it appends every
+// pending part of that checkpoint (and older ones) to the file, in
+// (checkpoint, writer, part) order, syncs it, records the file's committed
+// length durably (a marker in the checkpoint storage, outside checkpoints)
+// and deletes the parts. So:
+// - the file only ever holds committed output: a reader sees whole
+//   checkpoints' lines, never lines a restore later takes back (a crash in
+//   the middle of a commit can leave a partly appended part at the end;
+//   the restore cuts it off before anything else happens);
+// - a restore to checkpoint n cuts the file to what was committed through n
+//   and appends n's pending parts if their commit had not happened (a crash
+//   between the checkpoint's completion and the commit): committing is
+//   idempotent. Then the job replays from n. Once it finishes, the file
+//   holds exactly the lines of a run without a crash, none lost, none twice
+//   (grouped by checkpoint and writer, where an uninterrupted run groups
+//   them the same way);
+// - at the end of the input, once every writer ended, the last parts are
+//   committed when the run closes;
+// - latency: lines reach the file at the checkpoint after them (the
+//   checkpoint interval); memory: none held, the parts are on disk;
+// - the file and its parts directory must not be changed by others while
+//   the job or its checkpoints live: a file shorter than what was committed,
+//   or a missing part, fails the restore naming it. Restoring a checkpoint
+//   older than the newest committed one works while it is among the last 64
+//   commits (their lengths are kept).
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -51,65 +56,83 @@
 #include "connectors/json_row.hpp"
 #include "streaming/errors.hpp"
 #include "streaming/row.hpp"
+#include "streaming/serde.hpp"
 #include "streaming/sink.hpp"
 
 namespace sluice {
 
 namespace detail {
-/// The file shared by the writers of one sink; opened once per query run.
-/// Thread-safe: every call takes the lock.
+/// The file shared by the writers of one sink, and its part files; opened
+/// once per query run. Thread-safe: every call takes the lock.
 class SharedLineFile {
  public:
-  explicit SharedLineFile(std::string path) : path_(std::move(path)) {}
+  explicit SharedLineFile(std::string path);
   ~SharedLineFile();
   SharedLineFile(const SharedLineFile&) = delete;
   SharedLineFile& operator=(const SharedLineFile&) = delete;
 
-  /// Registers writer `index` of `count`; the first one of a run opens the
-  /// file (without truncating it: the first write or restore decides).
-  void open_writer(std::size_t index, std::size_t count);
-  /// Recovery to checkpoint `checkpoint_id`: truncates the file to `length`
-  /// (nullopt: keep it whole, every writer of that checkpoint had ended).
-  /// The first call of a run acts, later ones (other writers) find it done.
-  /// Throws SluiceError when the file is shorter than `length`.
-  void restore(std::uint64_t checkpoint_id, std::optional<std::uint64_t> length);
-  /// The length writer `index` recorded when it ended: its lines and every
-  /// line from before the barrier the running writers are at, none after
-  /// it. It stands for the writer in checkpoints it did not reach.
-  std::uint64_t end_length(std::size_t index);
-  /// Appends a chunk of whole lines written by writer `index`, or holds it
-  /// while other writers have not reached the barrier this one passed.
+  /// Registers writer ctx.worker_index of ctx.worker_count; the first one
+  /// of a run opens the file (without truncating it: the first write or the
+  /// restore decides).
+  void open_writer(const SinkContext& ctx);
+  /// Recovery to checkpoint `checkpoint_id` from its handles (see the file
+  /// comment). The first call of a run acts, later ones find it done.
+  /// Throws SluiceError naming the file when what the checkpoint committed
+  /// is not there, StateFormatError for a malformed handle.
+  void restore(std::uint64_t checkpoint_id, const std::vector<std::string_view>& handles);
+  /// Appends a chunk of whole lines written by writer `index`.
   void write(std::size_t index, std::string_view chunk);
-  /// Writer `index` passed barrier `checkpoint_id`: returns the file length
-  /// to record (see the file comment); the last running writer to pass it
-  /// flushes and fsyncs the file.
-  std::uint64_t barrier(std::size_t index, std::uint64_t checkpoint_id);
-  /// Writer `index` got all its input; the last one flushes and fsyncs.
+  /// Writer `index` passed barrier `checkpoint_id` (0: its final handle
+  /// after the end of input): pre-commits and writes its handle.
+  void barrier(std::size_t index, std::uint64_t checkpoint_id, StateWriter& handle);
+  /// Writer `index` got all its input.
   void end(std::size_t index);
-  /// Unregisters a writer; the last one writes what is held, and closes the file.
+  /// Checkpoint `checkpoint_id` committed: commits its parts (once).
+  void committed(std::uint64_t checkpoint_id);
+  /// Unregisters a writer; the last one commits what is left if every
+  /// writer ended (a finished run), and closes the file.
   void close_writer(std::size_t index);
   const std::string& path() const { return path_; }
 
+  /// A pending part: what writer `writer` wrote before barrier `epoch`.
+  struct Part {
+    std::uint64_t epoch = 0;
+    std::uint64_t writer = 0;
+    std::uint64_t seq = 0;  ///< numbers the writer's parts within a run
+    std::uint64_t size = 0;
+  };
+
  private:
   struct Slot {
-    std::uint64_t epoch = 0;  // the last barrier this writer passed
     bool registered = false;
     bool ended = false;
-    std::uint64_t end_length = 0;  // the length that covers its lines, recorded when it ended
-    std::deque<std::pair<std::uint64_t, std::string>> held;  // (epoch written in, lines), oldest first
+    std::uint64_t epoch = 0;      // the barrier its current part ends at, less one: the last it passed
+    std::FILE* part = nullptr;    // the in-progress part, if any
+    std::uint64_t part_size = 0;
+    std::uint64_t next_seq = 0;
+    std::vector<Part> pending;
   };
-  void start_locked(std::uint64_t length, std::uint64_t epoch);
+  void start_locked(bool restoring);
   void append_locked(std::string_view chunk);
   void sync_locked();
-  std::uint64_t min_epoch_locked() const;
-  void release_locked(std::uint64_t up_to_epoch, bool inclusive);
+  void close_part_locked(std::size_t index, std::uint64_t epoch);
+  void commit_locked(std::uint64_t up_to, std::vector<Part> parts);
+  void clear_parts_dir_locked();
+  std::string part_path(const Part& p) const;
+  std::uint64_t file_size_locked();
 
   std::string path_;
+  std::string parts_dir_;
   std::mutex mu_;
   std::FILE* file_ = nullptr;
   int writers_ = 0;
-  bool started_ = false;     // this run truncated (or restored) the file
-  std::uint64_t length_ = 0;  // bytes in the file
+  bool started_ = false;       // this run truncated (or restored) the file
+  bool checkpointed_ = false;  // parts (exactly-once) or direct appends
+  std::function<void(std::string_view, std::string_view)> put_marker_;
+  std::function<std::optional<std::string>(std::string_view)> get_marker_;
+  std::uint64_t length_ = 0;        // bytes in the file
+  std::uint64_t committed_id_ = 0;  // the newest checkpoint whose parts are in the file
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> history_;  // (checkpoint, file length), last 64
   std::vector<Slot> slots_;  // by worker index
 };
 }  // namespace detail
@@ -133,7 +156,7 @@ class JsonLinesFileSink final : public Sink<T> {
   }
 
   std::unique_ptr<SinkWriter<T>> open(const SinkContext& ctx) override {
-    file_->open_writer(ctx.worker_index, ctx.worker_count);
+    file_->open_writer(ctx);
     return std::make_unique<Writer>(file_, format_, ctx.worker_index);
   }
 
@@ -156,23 +179,13 @@ class JsonLinesFileSink final : public Sink<T> {
       file_->write(index_, chunk_);
     }
     void on_end_of_input() override { file_->end(index_); }
-    // Handle: the file length (see the file comment).
     // Id 0 is the final handle after the end of input (streaming/sink.hpp).
     void on_checkpoint_barrier(std::uint64_t checkpoint_id, StateWriter& handle) override {
-      handle.write(checkpoint_id == 0 ? file_->end_length(index_) : file_->barrier(index_, checkpoint_id));
+      file_->barrier(index_, checkpoint_id, handle);
     }
-    // Truncates to the largest length recorded (an empty handle: nothing
-    // recorded, its lines are within the others' lengths).
+    void on_checkpoint_complete(std::uint64_t checkpoint_id) override { file_->committed(checkpoint_id); }
     void restore(std::uint64_t checkpoint_id, const std::vector<std::string_view>& handles) override {
-      std::optional<std::uint64_t> length;
-      for (std::size_t i = 0; i < handles.size(); ++i) {
-        if (handles[i].empty()) continue;
-        StateReader r(handles[i]);
-        const auto n = r.read<std::uint64_t>();
-        r.expect_end("file sink handle of writer " + std::to_string(i));
-        length = std::max(length.value_or(0), n);
-      }
-      file_->restore(checkpoint_id, length);
+      file_->restore(checkpoint_id, handles);
     }
     void close() override {
       if (!closed_) file_->close_writer(index_);
