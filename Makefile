@@ -1,14 +1,14 @@
 # Sluice: the two commands a newcomer needs.
 #   make demo   install missing packages, build, run the flagship example
 #   make test   install missing packages, build, run every test (CTest summary at the end)
-# Extras: make bench, make asan, make tsan, make ubsan-windows, make clean.
+# Extras: make bench, make soak, make asan, make tsan, make ubsan-windows, make clean.
 
 BUILD      ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps configure build demo test bench asan tsan ubsan-windows clean
+.PHONY: all deps configure build demo test bench soak asan tsan ubsan-windows clean
 
 all: build
 
@@ -36,6 +36,14 @@ bench: deps
 	@build-release/bench/bench_workloads
 	@build-release/bench/bench_sliding
 	@build-release/bench/bench_count_windows
+
+# The crash test at length: KILLS SIGKILLs of examples/crash_replay over EVENTS
+# events, a new seed each time (printed on failure; SLUICE_CRASH_SEED repeats it).
+KILLS  ?= 100
+EVENTS ?= 1000000
+soak: build
+	@SLUICE_CRASH_SEED=$${SLUICE_CRASH_SEED:-$$(date +%s)} SLUICE_CRASH_KILLS=$(KILLS) SLUICE_CRASH_EVENTS=$(EVENTS) \
+		$(BUILD)/tests/checkpoint_tests "[crash]" --durations yes
 
 asan:
 	@$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug CMAKE_ARGS=-DSLUICE_SANITIZE=address

@@ -169,7 +169,9 @@ class CallbackSink final : public Sink<T> {
     }
 
     void on_end_of_input() override {
-      if (on_commit_) deliver(pending_.size());  // the input is complete: nothing can roll it back
+      if (!on_commit_) return;
+      deliver(pending_.size());  // the input is complete: nothing can roll it back
+      epochs_.clear();           // every checkpoint still open covers nothing undelivered now
     }
 
     void restore(std::uint64_t, const std::vector<std::string_view>& handles) override {
@@ -216,7 +218,7 @@ class CallbackSink final : public Sink<T> {
       std::vector<Pending> batch(std::make_move_iterator(pending_.begin()),
                                  std::make_move_iterator(pending_.begin() + static_cast<std::ptrdiff_t>(n)));
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
-      for (Epoch& e : epochs_) e.end -= n;
+      for (Epoch& e : epochs_) e.end = e.end > n ? e.end - n : 0;
       std::erase_if(batch, [&](const Pending& p) { return p.sequence <= delivered_; });
       if (batch.empty()) return;
       call(batch, writer_);

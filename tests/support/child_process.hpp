@@ -22,8 +22,9 @@ namespace sluice::testing {
 
 class ChildProcess {
  public:
-  /// Starts `argv[0]` with `argv` (stderr is inherited: the test log shows it).
-  explicit ChildProcess(const std::vector<std::string>& argv) {
+  /// Starts `argv[0]` with `argv`. Its stderr is inherited (the test log
+  /// shows it), or with `merge_stderr` read with stdout.
+  explicit ChildProcess(const std::vector<std::string>& argv, bool merge_stderr = false) {
     int in[2], out[2];
     REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
     REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
@@ -31,6 +32,7 @@ class ChildProcess {
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    if (merge_stderr) posix_spawn_file_actions_adddup2(&fa, out[1], 2);
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -61,7 +63,10 @@ class ChildProcess {
     while (::read(stdout_, &c, 1) == 1 && c != '\n') line += c;
     return line;
   }
-  /// The next line, or nullopt when none comes within `timeout` or stdout ended.
+  /// Whether its stdout ended (it exited, or closed it).
+  bool output_ended() const { return ended_; }
+  /// The next line, or nullopt when none comes within `timeout` or stdout
+  /// ended (output_ended() tells which).
   std::optional<std::string> read_line_within(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::string line;
@@ -71,7 +76,10 @@ class ChildProcess {
       pollfd p{stdout_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
       char c;
-      if (::read(stdout_, &c, 1) != 1) return std::nullopt;
+      if (::read(stdout_, &c, 1) != 1) {
+        ended_ = true;
+        return std::nullopt;
+      }
       if (c == '\n') return line;
       line += c;
     }
@@ -93,6 +101,7 @@ class ChildProcess {
  private:
   pid_t pid_ = -1;
   int stdin_ = -1, stdout_ = -1;
+  bool ended_ = false;
 };
 
 }  // namespace sluice::testing
