@@ -32,10 +32,11 @@ test: build
 
 bench: deps
 	@cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
-	@cmake --build build-release -j $(JOBS) --target bench_workloads bench_sliding bench_count_windows
+	@cmake --build build-release -j $(JOBS) --target bench_workloads bench_sliding bench_count_windows bench_checkpoints
 	@build-release/bench/bench_workloads
 	@build-release/bench/bench_sliding
 	@build-release/bench/bench_count_windows
+	@build-release/bench/bench_checkpoints
 
 # The crash test at length: KILLS SIGKILLs of examples/crash_replay over EVENTS
 # events, a new seed each time (printed on failure; SLUICE_CRASH_SEED repeats it).

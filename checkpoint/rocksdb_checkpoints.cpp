@@ -16,6 +16,9 @@ class RocksWriter final : public CheckpointWriter {
   void add_part(std::string_view operator_name, std::string_view key, std::string_view bytes) override {
     pending_.add_part(operator_name, key, bytes);
   }
+  void reuse_part(std::string_view operator_name, std::string_view key) override {
+    pending_.reuse_part(operator_name, key);
+  }
   void commit() override { pending_.commit(); }
   void abort() noexcept override { pending_.abort(); }
 
@@ -28,9 +31,12 @@ class RocksSession final : public CheckpointSession {
   RocksSession(CheckpointStore store, std::string job_id, std::function<void(const std::string&)> log)
       : store_(std::move(store)), job_id_(std::move(job_id)), log_(std::move(log)) {}
 
-  std::unique_ptr<CheckpointWriter> begin(std::uint64_t id, bool is_savepoint) override {
+  std::unique_ptr<CheckpointWriter> begin(std::uint64_t id, bool is_savepoint, std::uint64_t base_id) override {
     PendingOptions o;
     o.is_savepoint = is_savepoint;
+    // No base: nothing can be reused (the store would default to the newest
+    // checkpoint; the runtime says explicitly which one it may refer to).
+    if (base_id != 0 && !is_savepoint) o.base_checkpoint_id = base_id;
     return std::make_unique<RocksWriter>(store_.begin(id, o));
   }
   std::optional<RestoredCheckpoint> restore_latest() override {

@@ -38,7 +38,12 @@ Json to_json(const Query& q) {
     j["last_checkpoint"] = nullptr;
   } else {
     j["last_checkpoint"] =
-        Json{{"id", cp.last_completed_id}, {"bytes", cp.last_bytes}, {"duration_us", cp.last_duration_us}};
+        Json{{"id", cp.last_completed_id},
+             {"bytes", cp.last_bytes},
+             {"duration_us", cp.last_duration_us},
+             {"parts_written", cp.last_parts_written},
+             {"parts_reused", cp.last_parts_reused},
+             {"max_snapshot_us", cp.last_max_snapshot_us}};
   }
   j["checkpoints"] = Json{{"completed", cp.completed},
                           {"failed", cp.failed},

@@ -180,6 +180,7 @@ class KeyedProcessOperator final
       kc.hash = r.value.key_hash;
       ctx_.ts_ = r.ts_us;
       collector_.set_timestamp(r.ts_us);
+      this->mark_changed(r.value.key_group);  // state or timers of its group may change
       fn_.process(std::as_const(r.value.value), ctx_, static_cast<Collector<Out>&>(collector_));
     }
     metrics_.records_in.add(batch.size());
@@ -204,11 +205,12 @@ class KeyedProcessOperator final
         kc.hash = hash_key(t.key);
         ctx_.ts_ = t.ts_us;
         collector_.set_timestamp(t.ts_us);
+        this->mark_changed(t.key_group);  // the timer left its group; state may change
         fn_.on_timer(t.ts_us, ctx_, static_cast<Collector<Out>&>(collector_));
       });
       if (n > 0) flush();
     } else {
-      timers.advance(until, [](const detail::Timer<K>&) {});
+      timers.advance(until, [&](const detail::Timer<K>& t) { this->mark_changed(t.key_group); });
     }
   }
 
@@ -217,6 +219,15 @@ class KeyedProcessOperator final
   // A key group's section: the watermark, each declared state's entries of
   // the group (name, then the entries), then its event-time and its
   // processing-time timers.
+  //
+  // Incremental: a group changes only through its records and timers (state
+  // is reached through the current key only), both marked above; the
+  // watermark, the one operator-wide value, goes into the instance's
+  // "times/" part as well (a reused section repeats an older one).
+  static constexpr bool kTracksChangedKeyGroups = true;
+  std::array<Timestamp, 1> shared_times() const { return {ctx_.watermark_}; }
+  detail::RestoredTimes<1>& restored_times() { return restored_; }
+  void finish_snapshot() const { snap_event_ = snap_processing_ = {}; }
 
   void prepare_snapshot() const {
     detail::timers_by_key_group(ctx_.event_timers_, this->groups_.first(), this->groups_.count(), snap_event_);

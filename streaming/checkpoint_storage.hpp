@@ -42,6 +42,11 @@ class CheckpointWriter {
  public:
   virtual ~CheckpointWriter() = default;
   virtual void add_part(std::string_view operator_name, std::string_view key, std::string_view bytes) = 0;
+  /// Adds part `key` of `operator_name` by reference to the bytes the base
+  /// checkpoint (CheckpointSession::begin's `base_id`) holds for it: nothing
+  /// is rewritten. Thread-safe like add_part. Throws when there is no base
+  /// or the base has no such part.
+  virtual void reuse_part(std::string_view operator_name, std::string_view key) = 0;
   /// Atomic and durable; throws on failure (the checkpoint then does not exist).
   virtual void commit() = 0;
   /// Gives the checkpoint up (what it stored is removed). Never throws.
@@ -53,8 +58,10 @@ class CheckpointWriter {
 class CheckpointSession {
  public:
   virtual ~CheckpointSession() = default;
-  /// Starts checkpoint `id` (greater than every stored one).
-  virtual std::unique_ptr<CheckpointWriter> begin(std::uint64_t id, bool is_savepoint) = 0;
+  /// Starts checkpoint `id` (greater than every stored one). `base_id`: the
+  /// complete checkpoint reuse_part refers to (0: none; every part is
+  /// written in full). Throws when base_id names no complete checkpoint.
+  virtual std::unique_ptr<CheckpointWriter> begin(std::uint64_t id, bool is_savepoint, std::uint64_t base_id = 0) = 0;
   /// The newest checkpoint that fully verifies, or nullopt when there is
   /// none. Damaged newer ones are skipped (and logged by the storage).
   virtual std::optional<RestoredCheckpoint> restore_latest() = 0;

@@ -153,6 +153,11 @@ void Query::open_checkpoints(const CheckpointOptions& o) {
   const std::uint64_t next_id = session->newest_id() + 1;
   checkpoints_ = std::make_shared<detail::CheckpointCoordinator>(shared_.workers, std::move(session), next_id,
                                                                  o.timeout, log);
+  checkpoints_->set_incremental(o.incremental);
+  // The first checkpoint may refer to the one restored when that is the
+  // newest stored (so surely kept and undamaged); else it writes in full.
+  if (restored_ && !o.restore_savepoint && !restored_->is_savepoint && restored_id_ + 1 == next_id)
+    checkpoints_->set_restored_base(restored_id_);
   shared_.restored = restored_.get();
   if (!o.restore && !o.restore_id && !o.restore_savepoint) checkpoints_->set_fresh_start();
   // The run's settings: a participant that has ended from the start.

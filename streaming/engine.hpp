@@ -61,6 +61,13 @@ struct CheckpointOptions {
   /// Restore the savepoint in this directory (Query::savepoint), on any
   /// worker count, instead of a checkpoint; new checkpoints go to `storage`.
   std::optional<std::filesystem::path> restore_savepoint = std::nullopt;
+  /// Incremental checkpoints (default true): a checkpoint writes only the
+  /// key groups of operators that track changes (the keyed process
+  /// operator) that changed since the previous checkpoint, and refers to the
+  /// previous one's bytes for the rest. The first checkpoint of a run
+  /// (unless it restored the newest stored one), savepoints and the one after
+  /// a failed checkpoint are written in full. false: every checkpoint in full.
+  bool incremental = true;
   /// Receives one line per notable event (restore, failed checkpoint). Default: stderr.
   std::function<void(const std::string&)> log = {};
 };

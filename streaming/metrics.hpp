@@ -101,7 +101,12 @@ struct CheckpointStats {
   std::uint64_t completed = 0;          ///< committed (without storage: complete) in this run
   std::uint64_t failed = 0;             ///< aborted: timeout, storage failure, query ended first
   std::uint64_t last_completed_id = 0;  ///< 0: none yet in this run
-  std::uint64_t last_bytes = 0;         ///< bytes of the parts of the last committed one
+  std::uint64_t last_bytes = 0;         ///< bytes of the parts of the last committed one (those written, not reused)
+  std::uint64_t last_parts_written = 0; ///< parts of the last committed one written in full
+  std::uint64_t last_parts_reused = 0;  ///< parts of it added by reference to the previous one (incremental)
+  /// The longest a participant spent taking its snapshot of the last
+  /// committed one (the in-memory copy; processing waits meanwhile), in µs.
+  std::uint64_t last_max_snapshot_us = 0;
   std::uint64_t last_duration_us = 0;   ///< its trigger to commit, in µs (steady clock)
   std::uint64_t restored_id = 0;        ///< the checkpoint this run restored (0: started fresh)
   std::string last_error;               ///< why the last failed one failed

@@ -131,6 +131,7 @@ class CountWindowOperator final
         group(ahead.key_group).index.prefetch(ahead.key_hash);
       }
       index[i] = state_index(group(records[i].value.key_group), records[i].value);
+      this->mark_changed(records[i].value.key_group);  // incremental checkpoints: only records change a group
     }
     for (std::size_t i = 0; i < n; ++i) {
       states[i] = group(records[i].value.key_group).states.data() + index[i];
@@ -167,7 +168,13 @@ class CountWindowOperator final
   // A key group's section: its keys' states in the order they were created
   // (each: key, position, the slice being filled and, for sliding windows,
   // the queue of closed slices with its partial merges as they are). Count
-  // windows have no time to save.
+  // windows have no time to save, and only records change a group (marked
+  // in push_chunk): incremental checkpoints reuse the others.
+
+ public:
+  static constexpr bool kTracksChangedKeyGroups = true;
+
+ private:
 
   void snapshot_key_group(std::uint32_t kg, StateWriter& w) const {
     if constexpr (Serializable<K> && Serializable<Acc>) {

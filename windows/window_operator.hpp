@@ -231,6 +231,7 @@ class SlicingWindowOperator final
   static constexpr bool kPartials = std::is_same_v<View, KeyedView<K, Partial<Acc>>>;
 
   KeyWindows& key_windows(std::uint32_t key_group, const K& key, std::uint64_t hash) {
+    this->mark_changed(key_group);
     auto [kw, inserted] = groups_[key_group].try_emplace_hashed(key, hash);
     if (inserted) kw->window = aggs_.create();
     return *kw;
@@ -268,6 +269,8 @@ class SlicingWindowOperator final
       AccTable& table = open_.begin()->second.table;
       if (direct_) {
         table.for_each([&](const K& key, Acc& acc) {
+          // The entry leaves the open slice, which its group's section holds.
+          if (this->state_ != nullptr) this->mark_changed(key_group_of(hash_key(key), max_parallelism_));
           emit(key, end, aggs_.result(acc), ChangeKind::kInsert);
           flush_if_full();
         });
@@ -323,8 +326,11 @@ class SlicingWindowOperator final
   /// One pass over every key: fire window `fire_end` (if given), then drop
   /// slices whose cleanup time is <= `frontier`, and keys left with none.
   void scan(std::optional<Timestamp> fire_end, Timestamp frontier) {
+    std::uint32_t kg = groups_.first();
     for (Table& t : groups_) {
+      const std::uint32_t group = kg++;
       if (t.empty()) continue;
+      this->mark_changed(group);  // windows fire, slices are dropped: its section changes
       t.for_each([&](const K& key, KeyWindows& kw) {
         if (fire_end) fire(key, kw, *fire_end);
         cleanup(kw, frontier);
@@ -533,7 +539,21 @@ class SlicingWindowOperator final
         const std::uint32_t kg = key_group_of(hash_key(key), max_parallelism_);
         snap_open_[kg - groups_.first()].push_back(OpenEntry{end, &key, &acc});
       });
+    // Incremental checkpoints: records go into the open slices unmarked (no
+    // key group per record on the hot path), so a group holding open
+    // entries counts as changed. Slices that close or windows that fire
+    // mark their groups (key_windows, close_slices, scan).
+    for (std::uint32_t i = 0; i < groups_.count(); ++i)
+      if (!snap_open_[i].empty()) this->mark_changed(groups_.first() + i);
   }
+  void finish_snapshot() const { snap_open_ = {}; }
+
+ public:
+  static constexpr bool kTracksChangedKeyGroups = true;
+
+ private:
+  std::array<Timestamp, 3> shared_times() const { return {watermark_, fired_until_, closed_until_}; }
+  RestoredTimes<3>& restored_times() { return restored_; }
 
   void snapshot_key_group(std::uint32_t kg, StateWriter& w) const {
     if constexpr (Serializable<K> && Serializable<Acc>) {

@@ -65,8 +65,10 @@ void CheckpointCoordinator::start_locked(std::uint64_t id) {
   commit_queued_ = false;
   in_flight_since_ = std::chrono::steady_clock::now();
   in_flight_bytes_ = 0;
+  in_flight_written_ = in_flight_reused_ = in_flight_max_snapshot_us_ = 0;
+  in_flight_base_ = had_storage_ && incremental_ ? base_candidate_ : 0;
   if (had_storage_) {
-    queue_.push_back(Job{Job::Kind::kBegin, id});
+    queue_.push_back(Job{Job::Kind::kBegin, id, in_flight_base_});
     cv_.notify_all();
   }
   requested_.store(id, std::memory_order_release);
@@ -79,8 +81,27 @@ void CheckpointCoordinator::add_part(std::uint64_t id, const std::string& operat
   std::lock_guard lock(mu_);
   if (!had_storage_ || id != in_flight_ || commit_queued_ || stopping_) return;
   in_flight_bytes_ += bytes.size();
-  queue_.push_back(Job{Job::Kind::kPart, id, operator_name, std::move(key), std::move(bytes)});
+  ++in_flight_written_;
+  queue_.push_back(Job{Job::Kind::kPart, id, 0, operator_name, std::move(key), std::move(bytes)});
   cv_.notify_all();
+}
+
+void CheckpointCoordinator::reuse_part(std::uint64_t id, const std::string& operator_name, std::string key) {
+  std::lock_guard lock(mu_);
+  if (!had_storage_ || id != in_flight_ || commit_queued_ || stopping_) return;
+  ++in_flight_reused_;
+  queue_.push_back(Job{Job::Kind::kReuse, id, 0, operator_name, std::move(key)});
+  cv_.notify_all();
+}
+
+std::uint64_t CheckpointCoordinator::base_of(std::uint64_t id) const {
+  std::lock_guard lock(mu_);
+  return id == in_flight_ ? in_flight_base_ : 0;
+}
+
+void CheckpointCoordinator::note_snapshot_time(std::uint64_t id, std::uint64_t us) {
+  std::lock_guard lock(mu_);
+  if (id == in_flight_) in_flight_max_snapshot_us_ = std::max(in_flight_max_snapshot_us_, us);
 }
 
 void CheckpointCoordinator::acknowledge(std::size_t slot, std::uint64_t id) {
@@ -112,6 +133,7 @@ void CheckpointCoordinator::check_complete_locked() {
     if (p.acked < in_flight_ && p.final_parts != nullptr && !p.final_parts->empty()) {
       commit.finals.emplace_back(p.name, p.final_parts);
       for (const auto& part : *p.final_parts) in_flight_bytes_ += part.second.size();
+      in_flight_written_ += p.final_parts->size();
     }
   commit_queued_ = true;
   queue_.push_back(std::move(commit));
@@ -125,11 +147,16 @@ void CheckpointCoordinator::finish_locked(std::uint64_t id, bool ok, const std::
     ++counters_.completed;
     counters_.last_completed_id = id;
     counters_.last_bytes = in_flight_bytes_;
+    counters_.last_parts_written = in_flight_written_;
+    counters_.last_parts_reused = in_flight_reused_;
+    counters_.last_max_snapshot_us = in_flight_max_snapshot_us_;
+    base_candidate_ = id;
     counters_.last_duration_us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - in_flight_since_)
             .count());
   } else {
     newest_failed_ = id;
+    base_candidate_ = 0;  // what it wrote is gone (or, after a failed commit write, unknown): next one in full
     ++counters_.failed;
     counters_.last_error = error;
     log("checkpoint " + std::to_string(id) + " failed: " + error);
@@ -219,12 +246,16 @@ void CheckpointCoordinator::run_job(Job& job) {
           std::lock_guard lock(mu_);
           if (job.id != in_flight_) return;  // timed out meanwhile
         }
-        writer_ = session_->begin(job.id, false);
+        writer_ = session_->begin(job.id, false, job.base);
         writer_id_ = job.id;
         return;
       case Job::Kind::kPart:
         if (writer_ == nullptr || writer_id_ != job.id) return;
         writer_->add_part(job.name, job.key, job.bytes);
+        return;
+      case Job::Kind::kReuse:
+        if (writer_ == nullptr || writer_id_ != job.id) return;
+        writer_->reuse_part(job.name, job.key);
         return;
       case Job::Kind::kCommit:
         if (writer_ == nullptr || writer_id_ != job.id) return;

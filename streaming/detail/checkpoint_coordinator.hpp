@@ -86,6 +86,27 @@ class CheckpointCoordinator {
   /// without storage or when checkpoint `id` is no longer in flight.
   void add_part(std::uint64_t id, const std::string& operator_name, std::string key, std::string bytes);
 
+  /// Part `key` of operator `operator_name` for checkpoint `id`, unchanged
+  /// since base_of(id): added by reference to the base's bytes.
+  void reuse_part(std::uint64_t id, const std::string& operator_name, std::string key);
+
+  /// The checkpoint that checkpoint `id` may reuse parts of (0: none, write
+  /// every part in full): the previous checkpoint, when it completed (or
+  /// the checkpoint this run restored, when it is the newest stored one)
+  /// and the query checkpoints incrementally. A failed or aborted previous
+  /// checkpoint makes the next one full. 0 as well when `id` is not in flight.
+  std::uint64_t base_of(std::uint64_t id) const;
+
+  /// Whether checkpoints reuse unchanged parts (default true). Before the run starts.
+  void set_incremental(bool on) { incremental_ = on; }
+  /// The run restored complete checkpoint `id`, the newest stored: the
+  /// first checkpoint may reuse its parts. Before the run starts.
+  void set_restored_base(std::uint64_t id) { base_candidate_ = id; }
+
+  /// A participant spent `us` taking its snapshot for checkpoint `id` (for
+  /// CheckpointStats::last_max_snapshot_us).
+  void note_snapshot_time(std::uint64_t id, std::uint64_t us);
+
   /// Participant `slot` snapshotted checkpoint `id` (its parts are added).
   void acknowledge(std::size_t slot, std::uint64_t id);
 
@@ -142,8 +163,9 @@ class CheckpointCoordinator {
     std::shared_ptr<const Parts> final_parts = {};
   };
   struct Job {
-    enum class Kind { kBegin, kPart, kCommit } kind;
+    enum class Kind { kBegin, kPart, kReuse, kCommit } kind;
     std::uint64_t id = 0;
+    std::uint64_t base = 0;  // kBegin: base_of(id)
     std::string name = {}, key = {}, bytes = {};
     // kCommit: the final parts of participants that ended before acknowledging.
     std::vector<std::pair<std::string, std::shared_ptr<const Parts>>> finals = {};
@@ -178,6 +200,10 @@ class CheckpointCoordinator {
   std::uint64_t completed_ = 0;
   std::uint64_t newest_failed_ = 0;
   std::uint64_t in_flight_bytes_ = 0;
+  std::uint64_t in_flight_written_ = 0, in_flight_reused_ = 0, in_flight_max_snapshot_us_ = 0;
+  std::uint64_t in_flight_base_ = 0;   // base_of(in_flight_)
+  std::uint64_t base_candidate_ = 0;   // the previous checkpoint, if it completed (0: none or it failed)
+  bool incremental_ = true;
   CheckpointStats counters_;
   std::deque<Job> queue_;
   bool stopping_ = false;

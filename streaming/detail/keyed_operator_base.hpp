@@ -57,13 +57,42 @@
 // one snapshot (to sort state shared by key groups, such as timers, into
 // `mutable` per-group caches in one pass instead of one pass per group).
 //
+// Incremental checkpoints. An operator may declare
+// `static constexpr bool kTracksChangedKeyGroups = true;` and then call
+// mark_changed(kg) whenever the state of key group kg (its section) may
+// change: a record, a timer, a window that fires or is cleaned up. At a
+// barrier the base then writes only the sections that changed since the
+// snapshot the checkpoint's base (CheckpointCoordinator::base_of) holds; the
+// others are added by reference to the base's bytes. To know that, the base
+// gives every section a version (bumped at a snapshot when the group was
+// marked since the previous one) and remembers the versions of the last
+// snapshot it took (or restored); a section is reused only when the base is
+// exactly that snapshot's checkpoint and the version did not move. A
+// snapshot whose checkpoint fails is thus never referred to: the next
+// checkpoint has no base and writes in full. Operators that do not declare
+// it write every section at every checkpoint.
+//
+// A reused section is an older snapshot of its group, so the operator-wide
+// times it repeats are older too. An operator that tracks changed groups
+// and keeps such times defines
+//
+//   std::array<Timestamp, N> shared_times() const;   // the values it writes
+//   RestoredTimes<N>& restored_times();              // what restore_key_group read
+//
+// and the base writes the current times into a part "times/<first key
+// group>" of the instance at every checkpoint; on restore the smallest of
+// those parts (one per instance of the run that wrote it) replaces what the
+// sections said. A checkpoint without such parts restores as before.
+//
 // Thread safety: an instance belongs to one worker; every call comes from that
 // worker's thread.
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -141,7 +170,9 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
         batch_size_(std::max<std::size_t>(s.batch_size, 1)),
         late_tag_(s.late_tag_id),
         groups_(s.first_key_group, s.key_groups),
-        state_(s.state) {}
+        state_(s.state),
+        changed_(s.key_groups, 0),
+        versions_(s.key_groups, 0) {}
 
   /// Whether the operator defines the checkpoint hooks.
   static constexpr bool kCheckpointable = requires(const Derived& d, Derived& m, StateWriter& w, StateReader& r) {
@@ -149,14 +180,27 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
     m.restore_key_group(std::uint32_t{0}, r);
   };
 
+  /// Whether the operator says which key groups changed (incremental checkpoints).
+  static constexpr bool tracks_changed_key_groups() {
+    if constexpr (requires { Derived::kTracksChangedKeyGroups; })
+      return Derived::kTracksChangedKeyGroups;
+    else
+      return false;
+  }
+
   /// Restores the key groups this instance owns from the checkpoint the run
   /// starts from, if any. May throw (StateFormatError): the query fails to start.
   void open() override {
     if (state_ == nullptr || state_->restored() == nullptr) return;
     if constexpr (kCheckpointable) {
+      // What the restored checkpoint holds is this instance's last snapshot:
+      // its first checkpoint may refer to it (when it is its base).
+      snap_id_ = state_->restored()->id;
+      snap_versions_.assign(groups_.count(), kNoVersion);
       for (std::uint32_t kg = groups_.first(); kg < groups_.first() + groups_.count(); ++kg) {
         const std::string* bytes = state_->restored_part(key_group_part(kg));
         if (bytes == nullptr) continue;
+        snap_versions_[kg - groups_.first()] = versions_[kg - groups_.first()];
         const std::string section = "key group " + std::to_string(kg) + " of operator '" + metrics_.name + "'";
         try {
           StateReader r(*bytes);
@@ -169,25 +213,65 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
           throw StateFormatError(section + ": " + e.what_read(), e.offset(), e.detail());
         }
       }
+      if constexpr (requires(Derived& m) { m.restored_times(); }) restore_shared_times();
       if constexpr (requires(Derived& m) { m.after_restore(); }) derived().after_restore();
     }
   }
 
-  /// Snapshots every local key group into parts (key, bytes).
+  /// Snapshots every local key group into parts (key, bytes), in full (and
+  /// the instance's shared times, when the operator keeps them apart).
   std::vector<std::pair<std::string, std::string>> snapshot_key_groups() const {
     std::vector<std::pair<std::string, std::string>> parts;
     if constexpr (kCheckpointable) {
-      parts.reserve(groups_.count());
+      parts.reserve(groups_.count() + 1);
       const Derived& d = static_cast<const Derived&>(*this);
       if constexpr (requires { d.prepare_snapshot(); }) d.prepare_snapshot();
-      for (std::uint32_t kg = groups_.first(); kg < groups_.first() + groups_.count(); ++kg) {
-        StateWriter w;
-        w.write(kStateFormatVersion);
-        static_cast<const Derived&>(*this).snapshot_key_group(kg, w);
-        parts.emplace_back(key_group_part(kg), w.take());
-      }
+      for (std::uint32_t kg = groups_.first(); kg < groups_.first() + groups_.count(); ++kg)
+        parts.emplace_back(key_group_part(kg), section_bytes(kg));
+      if constexpr (requires { d.shared_times(); }) parts.emplace_back(times_part(), shared_times_bytes());
+      if constexpr (requires { d.finish_snapshot(); }) d.finish_snapshot();
     }
     return parts;
+  }
+
+  /// Snapshots for checkpoint `id`: the key groups that changed since the
+  /// base's snapshot as new parts, the others by reference (see the file
+  /// comment). Returns {written, reused} part counts.
+  std::pair<std::size_t, std::size_t> snapshot_checkpoint(std::uint64_t id) {
+    std::size_t written = 0, reused = 0;
+    if constexpr (kCheckpointable) {
+      const auto started = std::chrono::steady_clock::now();
+      const std::uint64_t base = tracks_changed_key_groups() ? state_->base_of(id) : 0;
+      const bool from_base = base != 0 && base == snap_id_ && snap_versions_.size() == groups_.count();
+      const Derived& d = static_cast<const Derived&>(*this);
+      if constexpr (requires { d.prepare_snapshot(); }) d.prepare_snapshot();
+      for (std::uint32_t i = 0; i < groups_.count(); ++i) {
+        if (changed_[i]) {
+          versions_[i] = ++version_counter_;
+          changed_[i] = 0;
+        }
+        const std::uint32_t kg = groups_.first() + i;
+        if (from_base && snap_versions_[i] == versions_[i]) {
+          state_->reuse_part(id, key_group_part(kg));
+          ++reused;
+        } else {
+          state_->add_part(id, key_group_part(kg), section_bytes(kg));
+          ++written;
+        }
+      }
+      if constexpr (requires { d.shared_times(); }) {
+        state_->add_part(id, times_part(), shared_times_bytes());
+        ++written;
+      }
+      if constexpr (requires { d.finish_snapshot(); }) d.finish_snapshot();
+      snap_id_ = id;
+      snap_versions_ = versions_;
+      state_->note_snapshot_time(
+          id, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                             std::chrono::steady_clock::now() - started)
+                                             .count()));
+    }
+    return {written, reused};
   }
 
   /// The results; connect consumers before the operator opens.
@@ -215,8 +299,7 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
         // leave before it.
         flush();
         if (state_ != nullptr) {
-          if (state_->storing())
-            for (auto& [key, bytes] : snapshot_key_groups()) state_->add_part(c.checkpoint_id, std::move(key), std::move(bytes));
+          if (state_->storing()) snapshot_checkpoint(c.checkpoint_id);
           state_->acknowledge(c.checkpoint_id);
         }
         break;
@@ -245,6 +328,14 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
   void on_event_time(Timestamp /*watermark*/) {}
   void on_end_of_input() {}
   void on_processing_time_tick(Timestamp /*now*/) {}
+
+  /// The state of key group `kg` may have changed (operators that declare
+  /// kTracksChangedKeyGroups call it; see the file comment). Cheap: one store.
+  /// Const so that prepare_snapshot may call it (state it sees there, such
+  /// as entries of a table shared by key groups, marks its groups).
+  void mark_changed(std::uint32_t kg) const { changed_[kg - groups_.first()] = 1; }
+  /// Every local key group may have changed.
+  void mark_all_changed() { std::fill(changed_.begin(), changed_.end(), std::uint8_t{1}); }
 
   /// Sends the buffered results downstream (counted) and flushes the side outputs.
   void flush() {
@@ -281,7 +372,56 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
   OperatorState* state_;
 
  private:
+  static constexpr std::uint64_t kNoVersion = std::numeric_limits<std::uint64_t>::max();
+
   Derived& derived() { return static_cast<Derived&>(*this); }
+
+  std::string section_bytes(std::uint32_t kg) const {
+    StateWriter w;
+    w.write(kStateFormatVersion);
+    static_cast<const Derived&>(*this).snapshot_key_group(kg, w);
+    return w.take();
+  }
+  /// This instance's part of the operator-wide times: "times/<first key group>".
+  std::string times_part() const { return "times/" + std::to_string(groups_.first()); }
+  std::string shared_times_bytes() const {
+    StateWriter w;
+    w.write(kStateFormatVersion);
+    const auto times = static_cast<const Derived&>(*this).shared_times();
+    w.write_varint(times.size());
+    for (Timestamp t : times) w.write(t);
+    return w.take();
+  }
+  /// Replaces the times the sections gave with the smallest of the
+  /// restored "times/" parts, if the checkpoint has any.
+  void restore_shared_times() {
+    auto& restored = derived().restored_times();
+    const std::vector<std::string_view> parts = state_->restored_parts("times/");
+    bool any = false;
+    for (std::string_view bytes : parts) {
+      const std::string section = "times of operator '" + metrics_.name + "'";
+      StateReader r(bytes);
+      check_state_format_version(r.template read<std::uint32_t>());
+      const std::size_t at = r.offset();
+      if (r.read_varint(ReadContext::of<Timestamp>("count of shared times")) != restored.times.size())
+        StateReader::fail(at, ReadContext::of<Timestamp>("count of shared times"),
+                          section + ": another number of times than this operator keeps");
+      for (Timestamp& t : restored.times) {
+        const Timestamp v = r.template read<Timestamp>();
+        t = any ? std::min(t, v) : v;
+      }
+      r.expect_end(section);
+      any = true;
+    }
+    if (any) restored.any = true;
+  }
+
+  // Incremental checkpoints (see the file comment), per local key group.
+  mutable std::vector<std::uint8_t> changed_;  // marked since the last snapshot
+  std::vector<std::uint64_t> versions_;       // bumped at a snapshot when marked
+  std::uint64_t version_counter_ = 0;
+  std::uint64_t snap_id_ = 0;                 // the checkpoint of the last snapshot taken or restored
+  std::vector<std::uint64_t> snap_versions_;  // the versions it holds (kNoVersion: group not in it)
 };
 
 /// The operator-wide times (watermarks, how far windows fired) that every

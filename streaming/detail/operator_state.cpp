@@ -22,6 +22,16 @@ const std::string* OperatorState::restored_part(std::string_view key) const {
   return part == op->second.end() ? nullptr : &part->second;
 }
 
+std::vector<std::string_view> OperatorState::restored_parts(std::string_view prefix) const {
+  std::vector<std::string_view> out;
+  if (restored_ == nullptr) return out;
+  auto op = restored_->parts.find(name_);
+  if (op == restored_->parts.end()) return out;
+  for (auto it = op->second.lower_bound(prefix); it != op->second.end() && it->first.starts_with(prefix); ++it)
+    out.emplace_back(it->second);
+  return out;
+}
+
 std::vector<std::string_view> OperatorState::restored_instances() const {
   std::vector<std::string_view> out;
   if (restored_ == nullptr) return out;

@@ -58,6 +58,15 @@ class OperatorState : public Lifecycle {  // a Lifecycle only to be owned by the
   void add_part(std::uint64_t id, std::string key, std::string bytes) {
     coordinator_->add_part(id, name_, std::move(key), std::move(bytes));
   }
+  /// Adds part `key` of checkpoint `id` by reference to the same part of
+  /// checkpoint base_of(id) (non-zero), whose bytes it equals. Call before
+  /// acknowledge(id).
+  void reuse_part(std::uint64_t id, std::string key) { coordinator_->reuse_part(id, name_, std::move(key)); }
+  /// The checkpoint whose parts checkpoint `id` may reuse (0: write every
+  /// part in full). See CheckpointCoordinator::base_of.
+  std::uint64_t base_of(std::uint64_t id) const { return coordinator_->base_of(id); }
+  /// This instance spent `us` snapshotting checkpoint `id` (metrics).
+  void note_snapshot_time(std::uint64_t id, std::uint64_t us) { coordinator_->note_snapshot_time(id, us); }
   /// This instance has snapshotted checkpoint `id` and forwarded its barrier.
   void acknowledge(std::uint64_t id) { coordinator_->acknowledge(slot_, id); }
   /// This instance has ended; `final_parts` (key, bytes) are its state from
@@ -95,6 +104,9 @@ class OperatorState : public Lifecycle {  // a Lifecycle only to be owned by the
   const RestoredCheckpoint* restored() const { return restored_; }
   /// This operator's part `key` in the restored checkpoint, or null.
   const std::string* restored_part(std::string_view key) const;
+  /// This operator's restored parts whose key starts with `prefix`, in key
+  /// order (empty when not restoring).
+  std::vector<std::string_view> restored_parts(std::string_view prefix) const;
   /// This operator's "instance/<i>" parts in the restored checkpoint, by
   /// index i (so the size is the worker count of the run that wrote them);
   /// empty when not restoring. Throws StateFormatError when an index is

@@ -224,6 +224,61 @@ TEST_CASE("window checkpoints in a query: stop after a checkpoint, restore on an
   }
 }
 
+TEST_CASE("window checkpoints in a query: a chain of incremental checkpoints restores to the same results",
+          "[windows][checkpoint][incremental]") {
+  // Keys a-h until record 1500, then only "a": the other keys' windows fire
+  // and are dropped, and their key groups stay unchanged (reused, with the
+  // times of an older checkpoint) while "a" moves the watermark on.
+  auto feed = random_feed(7);
+  for (std::size_t i = 1500; i < feed->records.size(); ++i) feed->records[i].first.key = "a";
+  Engine engine;
+  LogSink<Result> whole_sink;
+  feed->gate = feed->records.size();
+  {
+    auto q = start(engine, feed, whole_sink, 1, nullptr);
+    REQUIRE(q->wait_for(60s));
+    REQUIRE(q->status().state == QueryState::kFinished);
+  }
+  const auto want = whole_sink.per_key();
+  REQUIRE(want.size() == 8);
+
+  for (auto [before, after] : {std::pair<std::size_t, std::size_t>{1, 1}, {2, 1}, {1, 3}}) {
+    INFO(before << " workers, then " << after);
+    TempDir dir;
+    feed->read = 0;
+    LogSink<Result> sink1, sink2;
+    std::uint64_t id = 0;
+    std::uint64_t reused = 0;
+    {
+      feed->gate = 0;
+      auto q = start(engine, feed, sink1, before, &dir.path);
+      for (std::size_t gate : {1000, 1600, 2000, 2400}) {
+        feed->gate = gate;
+        REQUIRE(eventually([&] { return feed->read.load() == gate; }));
+        id = q->checkpoint_now();
+        REQUIRE(q->wait_for_checkpoint(id, 30s));
+      }
+      reused = q->checkpoint_stats().last_parts_reused;
+      q->stop(StopMode::kCancel);
+      q->wait();
+    }
+    // Only key group of "a" (and the groups that never held state) changed.
+    CHECK(reused >= 127);
+    feed->gate = feed->records.size();
+    auto q = start(engine, feed, sink2, after, &dir.path);
+    CHECK(q->restored_checkpoint() == id);
+    REQUIRE(q->wait_for(60s));
+    REQUIRE(q->status().state == QueryState::kFinished);
+
+    auto got = sink1.per_key(id);
+    for (auto& [k, v] : sink2.per_key()) got[k].insert(got[k].end(), v.begin(), v.end());
+    for (const auto& [k, v] : want) {
+      INFO("key " << k);
+      CHECK(got[k] == v);
+    }
+  }
+}
+
 namespace {
 
 /// An accumulator without a Serde: a query storing checkpoints refuses it.
