@@ -160,6 +160,11 @@ void Query::open_checkpoints(const CheckpointOptions& o) {
     checkpoints_->set_restored_base(restored_id_);
   shared_.restored = restored_.get();
   if (!o.restore && !o.restore_id && !o.restore_savepoint) checkpoints_->set_fresh_start();
+  // Too many failed checkpoints in a row fail the query (the coordinator wakes the workers).
+  checkpoints_->set_failure_policy(o.tolerable_failures, [this](const std::string& why) {
+    const std::string what = "checkpoints: " + why;
+    record_failure(what, "", std::make_exception_ptr(SluiceError("query '" + name_ + "': " + what)));
+  });
   // The run's settings: a participant that has ended from the start.
   const std::size_t slot = checkpoints_->add_participant(kQueryPart);
   checkpoints_->ended(slot, {{"settings", run_settings_part(settings_)}});
@@ -196,6 +201,18 @@ void Query::launch() {
   for (std::size_t w = 0; w < n; ++w) threads_.emplace_back([this, w] { worker_main(w); });
 }
 
+void Query::record_failure(std::string what, std::string op, std::exception_ptr failure) {
+  {
+    std::lock_guard lock(mu_);
+    if (error_.empty()) {
+      error_ = std::move(what);
+      failed_operator_ = std::move(op);
+      failure_ = std::move(failure);
+    }
+  }
+  stop_.store(true);
+}
+
 void Query::worker_main(std::size_t index) {
   t_running_query = this;
   try {
@@ -214,13 +231,7 @@ void Query::worker_main(std::size_t index) {
       what = e.what();
     } catch (...) {
     }
-    std::lock_guard lock(mu_);
-    if (error_.empty()) {
-      error_ = "worker " + std::to_string(index) + ": " + what;
-      failed_operator_ = std::move(op);
-      failure_ = std::move(failure);
-    }
-    stop_.store(true);
+    record_failure("worker " + std::to_string(index) + ": " + what, std::move(op), std::move(failure));
   }
   if (running_.fetch_sub(1) == 1) {
     // Every worker is out of run(): nothing uses the operators any more.

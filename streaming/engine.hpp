@@ -51,6 +51,10 @@ struct CheckpointOptions {
   /// A checkpoint not complete within this is aborted (logged, counted);
   /// the query runs on. Default 10 minutes.
   std::chrono::milliseconds timeout{600'000};
+  /// Failed checkpoints in a row (timeouts, storage failures) the query
+  /// runs on through; one more fails the query with the last one's error,
+  /// as Flink's tolerable-failed-checkpoints does. Default 3.
+  std::size_t tolerable_failures = 3;
   /// Restore on start: the newest complete checkpoint of this query name in
   /// the storage, if there is one (default); false: start fresh (new
   /// checkpoints still get ids above the stored ones).
@@ -214,6 +218,9 @@ class Query {
   void open_checkpoints(const CheckpointOptions& options);
   void launch();
   void worker_main(std::size_t index);
+  /// The first failure wins: its text for status(), the exception for
+  /// Job::run; the workers stop.
+  void record_failure(std::string what, std::string op, std::exception_ptr failure);
   void request_stop(StopMode mode);
   bool on_own_worker() const;
   void release();

@@ -100,6 +100,7 @@ struct BufferStats {
 struct CheckpointStats {
   std::uint64_t completed = 0;          ///< committed (without storage: complete) in this run
   std::uint64_t failed = 0;             ///< aborted: timeout, storage failure, query ended first
+  std::uint64_t consecutive_failed = 0;  ///< failed since the last one that completed
   std::uint64_t last_completed_id = 0;  ///< 0: none yet in this run
   std::uint64_t last_bytes = 0;         ///< bytes of the parts of the last committed one (those written, not reused)
   std::uint64_t last_parts_written = 0; ///< parts of the last committed one written in full

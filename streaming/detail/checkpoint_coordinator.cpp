@@ -146,6 +146,7 @@ void CheckpointCoordinator::finish_locked(std::uint64_t id, bool ok, const std::
     completed_ = id;
     ++counters_.completed;
     counters_.last_completed_id = id;
+    counters_.consecutive_failed = 0;
     counters_.last_bytes = in_flight_bytes_;
     counters_.last_parts_written = in_flight_written_;
     counters_.last_parts_reused = in_flight_reused_;
@@ -160,6 +161,13 @@ void CheckpointCoordinator::finish_locked(std::uint64_t id, bool ok, const std::
     ++counters_.failed;
     counters_.last_error = error;
     log("checkpoint " + std::to_string(id) + " failed: " + error);
+    if (!stopping_ && ++counters_.consecutive_failed > tolerable_failures_ && fail_query_) {
+      fail_query_("checkpoint " + std::to_string(id) + " failed: " + error + " (" +
+                  std::to_string(counters_.consecutive_failed) +
+                  " checkpoints in a row failed, more than CheckpointOptions::tolerable_failures = " +
+                  std::to_string(tolerable_failures_) + ")");
+      fail_query_ = nullptr;  // once
+    }
   }
   in_flight_ = 0;
   commit_queued_ = false;

@@ -137,6 +137,14 @@ class CheckpointCoordinator {
   /// The run starts over (CheckpointOptions::restore false): markers of
   /// earlier runs are not read (and get overwritten). Before the run starts.
   void set_fresh_start() { fresh_start_ = true; }
+  /// After more than `tolerable` consecutive failed checkpoints (the query
+  /// ending does not count), calls fail(why) once, with the lock held: it
+  /// must not call back into the coordinator.
+  void set_failure_policy(std::size_t tolerable, std::function<void(const std::string&)> fail) {
+    std::lock_guard lock(mu_);
+    tolerable_failures_ = tolerable;
+    fail_query_ = std::move(fail);
+  }
 
   /// The newest complete (with storage: committed) checkpoint, 0: none.
   std::uint64_t completed() const;
@@ -205,6 +213,8 @@ class CheckpointCoordinator {
   std::uint64_t base_candidate_ = 0;   // the previous checkpoint, if it completed (0: none or it failed)
   bool incremental_ = true;
   CheckpointStats counters_;
+  std::size_t tolerable_failures_ = 0;
+  std::function<void(const std::string&)> fail_query_;
   std::deque<Job> queue_;
   bool stopping_ = false;
   std::atomic<std::uint64_t> requested_{0};

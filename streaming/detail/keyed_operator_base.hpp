@@ -211,6 +211,11 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
           if (e.what_read().starts_with(section)) throw;
           // Say which section it was: the reader only knows the bytes.
           throw StateFormatError(section + ": " + e.what_read(), e.offset(), e.detail());
+        } catch (const OperatorError&) {
+          throw;
+        } catch (const std::exception& e) {
+          // User code (a Serde, say) failed: the query fails naming the operator.
+          throw OperatorError(metrics_.name, "restoring key group " + std::to_string(kg) + ": " + e.what());
         }
       }
       if constexpr (requires(Derived& m) { m.restored_times(); }) restore_shared_times();

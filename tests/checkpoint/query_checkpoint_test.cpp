@@ -13,11 +13,14 @@
 #include <condition_variable>
 #include <mutex>
 #include <numeric>
+#include <set>
 
 #include "checkpoint/checkpoint_store.hpp"
 #include "checkpoint/rocksdb_checkpoints.hpp"
 #include "connectors/callback_sink.hpp"
 #include "connectors/push_source.hpp"
+#include "operators/key_by.hpp"
+#include "operators/keyed_process.hpp"
 #include "operators/stateless.hpp"
 #include "store_support.hpp"
 #include "streaming/engine.hpp"
@@ -370,12 +373,15 @@ struct SharedLog {
   }
 };
 
-// RocksDB checkpoints whose first `failing` commits throw, as a full disk
-// would make them: everything else is the real storage.
+// RocksDB checkpoints whose commits number `failing` (1, 2, ... in this
+// storage's life) throw, as a full disk would make them: everything else is
+// the real storage.
 class FailingCommits final : public CheckpointStorage {
  public:
-  FailingCommits(std::shared_ptr<const CheckpointStorage> real, int failing)
-      : real_(std::move(real)), failing_(std::make_shared<std::atomic<int>>(failing)) {}
+  FailingCommits(std::shared_ptr<const CheckpointStorage> real, std::set<int> failing)
+      : real_(std::move(real)), failing_(std::make_shared<Failing>()) {
+    failing_->commits = std::move(failing);
+  }
   std::string describe() const override { return real_->describe(); }
   std::unique_ptr<CheckpointSession> open(const std::string& job_id, std::size_t retained,
                                           std::function<void(const std::string&)> log) const override {
@@ -383,29 +389,34 @@ class FailingCommits final : public CheckpointStorage {
   }
 
  private:
+  struct Failing {
+    std::set<int> commits;
+    std::atomic<int> count{0};
+  };
   class Writer final : public CheckpointWriter {
    public:
-    Writer(std::unique_ptr<CheckpointWriter> real, std::shared_ptr<std::atomic<int>> failing)
+    Writer(std::unique_ptr<CheckpointWriter> real, std::shared_ptr<Failing> failing)
         : real_(std::move(real)), failing_(std::move(failing)) {}
     void add_part(std::string_view op, std::string_view key, std::string_view bytes) override {
       real_->add_part(op, key, bytes);
     }
+    void reuse_part(std::string_view op, std::string_view key) override { real_->reuse_part(op, key); }
     void commit() override {
-      if (failing_->fetch_sub(1) > 0) throw std::runtime_error("No space left on device (injected)");
+      if (failing_->commits.count(++failing_->count)) throw std::runtime_error("No space left on device (injected)");
       real_->commit();
     }
     void abort() noexcept override { real_->abort(); }
 
    private:
     std::unique_ptr<CheckpointWriter> real_;
-    std::shared_ptr<std::atomic<int>> failing_;
+    std::shared_ptr<Failing> failing_;
   };
   class Session final : public CheckpointSession {
    public:
-    Session(std::unique_ptr<CheckpointSession> real, std::shared_ptr<std::atomic<int>> failing)
+    Session(std::unique_ptr<CheckpointSession> real, std::shared_ptr<Failing> failing)
         : real_(std::move(real)), failing_(std::move(failing)) {}
-    std::unique_ptr<CheckpointWriter> begin(std::uint64_t id, bool is_savepoint) override {
-      return std::make_unique<Writer>(real_->begin(id, is_savepoint), failing_);
+    std::unique_ptr<CheckpointWriter> begin(std::uint64_t id, bool is_savepoint, std::uint64_t base_id) override {
+      return std::make_unique<Writer>(real_->begin(id, is_savepoint, base_id), failing_);
     }
     std::optional<RestoredCheckpoint> restore_latest() override { return real_->restore_latest(); }
     std::uint64_t newest_id() override { return real_->newest_id(); }
@@ -419,11 +430,11 @@ class FailingCommits final : public CheckpointStorage {
 
    private:
     std::unique_ptr<CheckpointSession> real_;
-    std::shared_ptr<std::atomic<int>> failing_;
+    std::shared_ptr<Failing> failing_;
   };
 
   std::shared_ptr<const CheckpointStorage> real_;
-  std::shared_ptr<std::atomic<int>> failing_;
+  std::shared_ptr<Failing> failing_;
 };
 
 std::vector<std::uint64_t> stored_ids(const TempDir& dir) {
@@ -482,7 +493,7 @@ TEST_CASE("a checkpoint whose commit fails in storage is aborted, the query runs
   {
     QueryOptions o;
     o.workers = 2;
-    o.checkpoints.storage = std::make_shared<FailingCommits>(rocksdb_checkpoints(dir.path()), 1);
+    o.checkpoints.storage = std::make_shared<FailingCommits>(rocksdb_checkpoints(dir.path()), std::set<int>{1});
     o.checkpoints.log = log.sink();
     Engine engine;
     auto q = engine.start("numbers", first.job, o);
@@ -514,6 +525,39 @@ TEST_CASE("a checkpoint whose commit fails in storage is aborted, the query runs
   q->wait();
   CHECK(second.source->restored_at() == 300);
   CHECK(second.sink->values() == iota_to(1000));
+}
+
+TEST_CASE("more failed checkpoints in a row than tolerable_failures fail the query with the last one's error",
+          "[checkpoint][query][failure]") {
+  TempDir dir;
+  SharedLog log;
+  Run r = make_job(1000, 100);
+  QueryOptions o;
+  o.workers = 2;
+  // Commits 1 and 3 fail: a success in between starts the count again.
+  // Then 4 and 5 fail: two in a row, one more than tolerated.
+  o.checkpoints.storage = std::make_shared<FailingCommits>(rocksdb_checkpoints(dir.path()), std::set<int>{1, 3, 4, 5});
+  o.checkpoints.tolerable_failures = 1;
+  o.checkpoints.log = log.sink();
+  Engine engine;
+  auto q = engine.start("numbers", r.job, o);
+  REQUIRE(wait_until([&] { return r.sink->size() == 100; }));
+  CHECK_FALSE(q->wait_for_checkpoint(q->checkpoint_now(), 10s));
+  CHECK(q->checkpoint_stats().consecutive_failed == 1);
+  REQUIRE(q->wait_for_checkpoint(q->checkpoint_now(), 10s));
+  CHECK(q->checkpoint_stats().consecutive_failed == 0);
+  CHECK_FALSE(q->wait_for_checkpoint(q->checkpoint_now(), 10s));
+  CHECK(q->status().state == QueryState::kRunning);
+  CHECK_FALSE(q->wait_for_checkpoint(q->checkpoint_now(), 10s));
+  q->wait();  // the second failure in a row fails it
+  const QueryStatus s = q->status();
+  CHECK(s.state == QueryState::kFailed);
+  CHECK(s.error == "checkpoints: checkpoint 4 failed: No space left on device (injected) (2 checkpoints in a row "
+                   "failed, more than CheckpointOptions::tolerable_failures = 1)");
+  CHECK(q->checkpoint_stats().failed == 3);
+  CHECK(log.has("checkpoint 4 failed: No space left on device (injected)"));
+  // What the workers had written stays; nothing after the failure.
+  CHECK(r.sink->values() == iota_to(100));
 }
 
 TEST_CASE("a query with checkpoint storage refuses a source that cannot replay", "[checkpoint][query]") {
@@ -768,4 +812,89 @@ TEST_CASE("savepoint options and failures", "[checkpoint][query][savepoint]") {
   QueryOptions o = with_storage(dir, log);
   o.checkpoints.restore_savepoint = dir / "missing";
   CHECK_THROWS_WITH(engine.start("numbers", make_job(10, 10).job, o), Catch::Contains("no savepoint there"));
+}
+
+namespace {
+
+// Keyed state whose type's Serde throws on read while `refuse_restore` is
+// set: a user's code failing during recovery.
+std::atomic<bool> refuse_restore{false};
+struct Tally {
+  std::int64_t n = 0;
+};
+
+}  // namespace
+
+template <>
+struct sluice::Serde<Tally> {
+  static void write(StateWriter& w, const Tally& t) { w.write(t.n); }
+  static Tally read(StateReader& r) {
+    if (refuse_restore.load()) throw std::runtime_error("tally: unsupported old format");
+    return Tally{r.read<std::int64_t>()};
+  }
+};
+
+namespace {
+
+struct TallyPerKey : KeyedProcessFunction<std::int64_t, std::int64_t, std::int64_t> {
+  ValueState<std::int64_t, Tally> tally;
+  void open(Context& ctx) { tally = ctx.value_state<Tally>("tally"); }
+  void process(const std::int64_t& v, Context&, Collector<std::int64_t>& out) {
+    out.emit(++tally.get_or_insert().n * 1000 + v % 10);
+  }
+};
+
+Job tally_job(const std::shared_ptr<GatedSource>& source, const std::shared_ptr<ListSink>& sink) {
+  Job job("numbers");
+  job.source<std::int64_t>(source, "numbers")
+      .key_by([](std::int64_t v) { return v % 10; })
+      .process(TallyPerKey{})
+      .name("tally")
+      .sink(sink, "out");
+  return job;
+}
+
+}  // namespace
+
+TEST_CASE("user code that throws while the state is restored fails the query, naming the operator",
+          "[checkpoint][query][failure]") {
+  TempDir dir;
+  std::vector<std::string> log;
+  auto first_sink = std::make_shared<ListSink>();
+  {
+    auto source = std::make_shared<GatedSource>(100, 50);
+    auto& sink = first_sink;
+    Engine engine;
+    auto q = engine.start("numbers", tally_job(source, sink), with_storage(dir, log, 2));
+    REQUIRE(wait_until([&] { return sink->size() == 50; }));
+    REQUIRE(q->wait_for_checkpoint(q->checkpoint_now(), 10s));
+    q->stop();
+  }
+  refuse_restore = true;
+  Engine engine;
+  {
+    auto q = engine.start("numbers", tally_job(std::make_shared<GatedSource>(100, 100), first_sink),
+                          with_storage(dir, log, 2));
+    q->wait();
+    const QueryStatus s = q->status();
+    CHECK(s.state == QueryState::kFailed);
+    CHECK(s.failed_operator == "tally");
+    CHECK(s.error.find("'tally'") != std::string::npos);
+    CHECK(s.error.find("tally: unsupported old format") != std::string::npos);
+    CHECK(first_sink->size() == 50);  // the first run's output stays as its checkpoint left it
+  }
+  refuse_restore = false;
+  // Once the code reads its state again, the same checkpoint restores and
+  // the output continues the first run's exactly.
+  auto q = engine.start("numbers", tally_job(std::make_shared<GatedSource>(100, 100), first_sink),
+                        with_storage(dir, log, 2));
+  CHECK(q->restored_checkpoint() == 1);
+  q->wait();
+  CHECK(q->status().state == QueryState::kFinished);
+  auto reference = std::make_shared<ListSink>();
+  tally_job(std::make_shared<GatedSource>(100, 100), reference).run();
+  std::vector<std::int64_t> got = first_sink->values(), want = reference->values();
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  CHECK(got == want);
 }
