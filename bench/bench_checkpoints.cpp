@@ -40,8 +40,6 @@ using namespace bench;
 
 namespace {
 
-constexpr std::int64_t kWindowUs = 1'000'000;
-
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
 class TempDir {
  public:
@@ -71,31 +69,6 @@ std::string range_text(std::vector<double> v, const char* fmt) {
 // ---- part B ----
 
 using SumsB = WindowSums;
-
-SumsB loop_b(std::uint64_t lo, std::uint64_t hi) {
-  SumsB s;
-  std::vector<std::uint64_t> count(kKeys), sum(kKeys);
-  std::uint64_t window = lo / kWindowUs;
-  auto flush = [&] {
-    for (std::uint64_t k = 0; k < kKeys; ++k)
-      if (count[k] != 0) {
-        s.add(k + 1000, window, count[k], sum[k]);
-        count[k] = sum[k] = 0;
-      }
-  };
-  for (std::uint64_t i = lo; i < hi; ++i) {
-    const Bid b = make_bid(i);
-    const std::uint64_t w = b.ts_us / kWindowUs;
-    if (w != window) {
-      flush();
-      window = w;
-    }
-    count[b.auction - 1000]++;
-    sum[b.auction - 1000] += b.price;
-  }
-  flush();
-  return s;
-}
 
 struct BRun {
   SumsB sums;

@@ -41,6 +41,9 @@ inline Bid make_bid(std::uint64_t i, std::uint64_t keys = kKeys) {
              100 + (h & 0xFFFFF), i};
 }
 
+/// Workload B's window: tumbling, 1 s of event time.
+inline constexpr std::int64_t kWindowUs = 1'000'000;
+
 /// Checksums of window results (bench-workloads.md, workload B).
 struct WindowSums {
   std::uint64_t results = 0, sum_count = 0, sum_sum = 0, mix = 0;
@@ -88,6 +91,33 @@ class FoldSink final : public Sink<T> {
   std::mutex* mu_;
   Fold fold_;
 };
+
+/// Workload B's hand-written loop over events [lo, hi): per auction and
+/// tumbling 1 s window, count and sum of price (the whole workload is [0, n)).
+inline WindowSums loop_b(std::uint64_t lo, std::uint64_t hi) {
+  WindowSums s;
+  std::vector<std::uint64_t> count(kKeys), sum(kKeys);
+  std::uint64_t window = lo / kWindowUs;
+  auto flush = [&] {
+    for (std::uint64_t k = 0; k < kKeys; ++k)
+      if (count[k] != 0) {
+        s.add(k + 1000, window, count[k], sum[k]);
+        count[k] = sum[k] = 0;
+      }
+  };
+  for (std::uint64_t i = lo; i < hi; ++i) {
+    const Bid b = make_bid(i);
+    const std::uint64_t w = b.ts_us / kWindowUs;
+    if (w != window) {
+      flush();
+      window = w;
+    }
+    count[b.auction - 1000]++;
+    sum[b.auction - 1000] += b.price;
+  }
+  flush();
+  return s;
+}
 
 // ---- measurement ----
 
