@@ -1,6 +1,6 @@
 // What checkpoints cost (issue 15), in two parts.
 //
-//   bench_checkpoints [--n N] [--runs R] [--workers 1,2] [--keys K] [--changes C] [--only B|state]
+//   bench_checkpoints [--n N] [--runs R] [--workers 1,2] [--keys K] [--changes C] [--state-bytes 8|96] [--only B|state]
 //
 // B: workload B of shared/bench-workloads.md (bench_workloads.cpp's job) with
 //    checkpoints every second into RocksDB (a temporary directory, removed
@@ -9,18 +9,21 @@
 //    ratios (target >= 0.8x). The hand-written loop for B runs in the same
 //    rounds, as in the other benches.
 // state: a keyed process job holding K keys of state (a 64-bit sum each,
-//    default 1M keys); after the first checkpoint (full), C updates (default
+//    default 1M keys; --state-bytes 96: a 96-byte struct each, so that 10M
+//    keys hold 1 GB); after the first checkpoint (full), C updates (default
 //    1% of K) go in before each further one, either to random keys (spread
 //    over every key group) or to keys of ~1.6% of the key groups (2 of 128).
 //    For each, full and incremental checkpoints: duration (trigger to
 //    durable commit), bytes written, parts reused, and the longest a worker
-//    was stalled taking its snapshot (the synchronous in-memory copy). Also
+//    was stalled by its snapshot (the barrier's part, or the longest slice
+//    of the sections written in the background), and the restore time. Also
 //    the content-hash alternative's extra cost: hashing every section of a
 //    full snapshot (what deduplicating by content would add to the stall).
 // Each figure is the median over R rounds, with the spread (min-max).
 #include <stdlib.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -197,11 +200,26 @@ class UpdateSource final : public Source<std::uint64_t> {
 
 std::atomic<std::uint64_t> g_processed{0};
 
+// A key's state: a 64-bit sum and Words - 1 more words (a bigger profile
+// per key, for the 1 GB case), trivially copyable (Serde writes its bytes).
+template <std::size_t Words>
+struct KeyState {
+  std::uint64_t sum = 0;
+  std::array<std::uint64_t, Words - 1> more{};
+};
+template <>
+struct KeyState<1> {
+  std::uint64_t sum = 0;
+};
+
+template <std::size_t Words>
 struct SumPerKey : KeyedProcessFunction<std::uint64_t, std::uint64_t, std::uint64_t> {
-  ValueState<std::uint64_t, std::uint64_t> sum;
-  void open(Context& ctx) { sum = ctx.value_state<std::uint64_t>("sum"); }
+  ValueState<std::uint64_t, KeyState<Words>> state;
+  void open(Context& ctx) { state = ctx.template value_state<KeyState<Words>>("sum"); }
   void process(const std::uint64_t& v, Context&, Collector<std::uint64_t>&) {
-    sum.set(sum.value().value_or(0) + v + 1);
+    KeyState<Words>& s = state.get_or_insert();
+    s.sum += v + 1;
+    if constexpr (Words > 1) s.more[s.sum % (Words - 1)] = v;
     g_processed.fetch_add(1, std::memory_order_relaxed);
   }
 };
@@ -218,12 +236,15 @@ class NullSink final : public Sink<std::uint64_t> {
 };
 
 struct CheckpointFigures {
-  std::vector<double> ms, mb, stall_ms, reused;
+  std::vector<double> ms, mb, stall_ms, reused, restore_ms;
 };
 
 // One round: load `keys` keys, checkpoint (full), then `checkpoints` times
 // `changes` updates and a checkpoint. Adds the first and the later ones'
-// figures.
+// figures; then restarts the job on the checkpoints and adds (to `later`)
+// the restore time: from start() until the first record after the restored
+// position is processed (reading, verifying and deserializing the state).
+template <std::size_t Words>
 void state_round(std::uint64_t keys, std::uint64_t changes, int checkpoints, std::size_t workers, bool incremental,
                  const std::function<std::uint64_t(std::uint64_t)>& update_key, CheckpointFigures& first,
                  CheckpointFigures& later) {
@@ -232,7 +253,7 @@ void state_round(std::uint64_t keys, std::uint64_t changes, int checkpoints, std
   Job job("state");
   job.source<std::uint64_t>(source, "updates")
       .key_by([](std::uint64_t k) { return k; })
-      .process(SumPerKey{})
+      .process(SumPerKey<Words>{})
       .name("sums")
       .sink(std::make_shared<NullSink>(), "null");
   QueryOptions o;
@@ -261,6 +282,24 @@ void state_round(std::uint64_t keys, std::uint64_t changes, int checkpoints, std
   for (int c = 0; c < checkpoints; ++c) step(gate + changes, later);
   source->finish();
   q->wait();
+  q.reset();
+
+  // Restore: the new run resumes after the last checkpoint's position.
+  auto again = std::make_shared<UpdateSource>([keys, update_key](std::uint64_t i) { return i < keys ? i : update_key(i); });
+  again->move_gate(gate + 1);
+  Job job2("state");
+  job2.source<std::uint64_t>(again, "updates")
+      .key_by([](std::uint64_t k) { return k; })
+      .process(SumPerKey<Words>{})
+      .name("sums")
+      .sink(std::make_shared<NullSink>(), "null");
+  g_processed.store(0);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto q2 = engine.start("state", job2, o);
+  while (g_processed.load() < 1) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  later.restore_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  again->finish();
+  q2->wait();
 }
 
 // What content-based dedupe would add to a worker's stall: hashing every
@@ -279,9 +318,10 @@ double hash_ms(double mb_per_worker) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+template <std::size_t Words>
 void run_state(std::uint64_t keys, std::uint64_t changes, int runs, std::size_t workers) {
-  std::printf("keyed state: %llu keys (a 64-bit sum each), %zu worker%s, 128 key groups; %llu updates (%.1f%% of keys) before each later checkpoint\n",
-              static_cast<unsigned long long>(keys), workers, workers > 1 ? "s" : "",
+  std::printf("keyed state: %llu keys (%zu bytes of state each), %zu worker%s, 128 key groups; %llu updates (%.1f%% of keys) before each later checkpoint\n",
+              static_cast<unsigned long long>(keys), sizeof(KeyState<Words>), workers, workers > 1 ? "s" : "",
               static_cast<unsigned long long>(changes), 100.0 * static_cast<double>(changes) / static_cast<double>(keys));
   std::vector<std::uint64_t> hot;  // keys in key groups 0 and 1
   for (std::uint64_t k = 0; k < keys; ++k)
@@ -298,7 +338,7 @@ void run_state(std::uint64_t keys, std::uint64_t changes, int runs, std::size_t 
     std::printf("  %s:\n", v.what);
     for (bool incremental : {false, true}) {
       CheckpointFigures first, later;
-      for (int r = 0; r < runs; ++r) state_round(keys, changes, 3, workers, incremental, *v.key, first, later);
+      for (int r = 0; r < runs; ++r) state_round<Words>(keys, changes, 3, workers, incremental, *v.key, first, later);
       if (!incremental) {
         std::vector<double> mb = first.mb;
         std::sort(mb.begin(), mb.end());
@@ -310,6 +350,7 @@ void run_state(std::uint64_t keys, std::uint64_t changes, int runs, std::size_t 
       std::printf("    %-11s later:        %s ms, %s MB, stall %s ms, parts reused %s\n", "",
                   range_text(later.ms, "%.1f").c_str(), range_text(later.mb, "%.3f").c_str(),
                   range_text(later.stall_ms, "%.1f").c_str(), range_text(later.reused, "%.0f").c_str());
+      std::printf("    %-11s restore (start to first record): %s ms\n", "", range_text(later.restore_ms, "%.1f").c_str());
     }
   }
   std::vector<double> h;
@@ -324,7 +365,7 @@ int main(int argc, char** argv) {
   std::uint64_t n = 200'000'000;
   int runs = 5;
   std::vector<std::size_t> worker_counts{1, 2};
-  std::uint64_t keys = 1'000'000, changes = 0;
+  std::uint64_t keys = 1'000'000, changes = 0, state_bytes = 8;
   std::string only;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--n") && i + 1 < argc) n = std::stoull(argv[++i]);
@@ -333,8 +374,9 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--keys") && i + 1 < argc) keys = std::stoull(argv[++i]);
     else if (!std::strcmp(argv[i], "--changes") && i + 1 < argc) changes = std::stoull(argv[++i]);
     else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+    else if (!std::strcmp(argv[i], "--state-bytes") && i + 1 < argc) state_bytes = std::stoull(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--n EVENTS] [--runs R] [--workers 1,2] [--keys K] [--changes C] [--only B|state]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--n EVENTS] [--runs R] [--workers 1,2] [--keys K] [--changes C] [--state-bytes 8|96] [--only B|state]\n", argv[0]);
       return 2;
     }
   }
@@ -343,6 +385,15 @@ int main(int argc, char** argv) {
   std::printf("Sluice checkpoints (median (min-max) of %d runs)\n", runs);
   if (only.empty() || only == "B") ok &= run_b(n, runs, worker_counts);
   if (only.empty() || only == "state")
-    for (std::size_t w : worker_counts) run_state(keys, changes, runs, w);
+    for (std::size_t w : worker_counts) {
+      if (state_bytes == 8) {
+        run_state<1>(keys, changes, runs, w);
+      } else if (state_bytes == 96) {
+        run_state<12>(keys, changes, runs, w);
+      } else {
+        std::fprintf(stderr, "--state-bytes: 8 or 96\n");
+        return 2;
+      }
+    }
   return ok ? 0 : 1;
 }

@@ -210,7 +210,13 @@ class KeyedProcessOperator final
       });
       if (n > 0) flush();
     } else {
-      timers.advance(until, [&](const detail::Timer<K>& t) { this->mark_changed(t.key_group); });
+      detail::KeyContext<K>& kc = backend_.key_context();
+      timers.advance(until, [&](const detail::Timer<K>& t) {
+        kc.key = &t.key;  // for preserve_for_snapshot
+        kc.key_group = t.key_group;
+        kc.hash = hash_key(t.key);
+        this->mark_changed(t.key_group);
+      });
     }
   }
 
@@ -225,6 +231,13 @@ class KeyedProcessOperator final
   // watermark, the one operator-wide value, goes into the instance's
   // "times/" part as well (a reused section repeats an older one).
   static constexpr bool kTracksChangedKeyGroups = true;
+  // In the background: a record or timer reaches state through its key
+  // only (the key context, set before mark_changed), so keeping the current
+  // key's entries is copy-on-write enough; the timers are copied at the
+  // barrier (prepare_snapshot) and the watermark of a section written later
+  // is superseded by the "times/" part.
+  static constexpr bool kDefersSnapshots = true;
+  void preserve_for_snapshot(std::uint32_t /*kg*/) { backend_.preserve_current_key(); }
   std::array<Timestamp, 1> shared_times() const { return {ctx_.watermark_}; }
   detail::RestoredTimes<1>& restored_times() { return restored_; }
   void finish_snapshot() const { snap_event_ = snap_processing_ = {}; }
@@ -246,7 +259,6 @@ class KeyedProcessOperator final
       const std::uint32_t i = kg - this->groups_.first();
       detail::write_key_group_timers(w, snap_event_[i]);
       detail::write_key_group_timers(w, snap_processing_[i]);
-      if (i + 1 == this->groups_.count()) snap_event_ = snap_processing_ = {};  // the last group: release the caches
     } else {
       throw GraphError(this->metrics_.name, "",
                        "cannot checkpoint: its key type " + unserializable_state() + " has no Serde");
@@ -286,7 +298,8 @@ class KeyedProcessOperator final
   detail::BatchCollector<Out> collector_;
 
   // Checkpoints: timers per local key group during a snapshot; what a restore read.
-  mutable std::vector<std::vector<detail::SavedTimer<const K*>>> snap_event_, snap_processing_;
+  // Copies: sections may be written after the queues moved on.
+  mutable std::vector<std::vector<detail::SavedTimer<K>>> snap_event_, snap_processing_;
   detail::RestoredTimes<1> restored_;  // the watermark
   std::conditional_t<Serializable<K>, detail::RestoredTimers<K>, char> restored_event_{}, restored_processing_{};
 };

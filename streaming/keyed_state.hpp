@@ -43,7 +43,15 @@ class StateTableBase {
   // Checkpoints.
   /// The first of the key and value types without a Serde, "" if both have one.
   virtual std::string unserializable() const = 0;
-  /// Writes key group `kg`'s entries. Precondition: unserializable() is "".
+  /// Key group `kg`'s entry of `key` (a K, hashing to `hash`) is about to
+  /// change while a snapshot of the group is still to be written: keeps the
+  /// entry as it is now (or that there is none), once per key, for
+  /// write_group (copy-on-write).
+  virtual void preserve(std::uint32_t kg, const void* key, std::uint64_t hash) = 0;
+  /// Writes key group `kg`'s entries: as they were when preserve() was first
+  /// called for each key preserved since the last write_group of the group,
+  /// as they are for the others. Forgets what was preserved. Precondition:
+  /// unserializable() is "".
   virtual void write_group(std::uint32_t kg, StateWriter& w) const = 0;
   /// Reads what write_group wrote into key group `kg`, which must be empty.
   virtual void read_group(std::uint32_t kg, StateReader& r) = 0;
@@ -54,7 +62,7 @@ template <class K, class V>
 class StateTable final : public StateTableBase {
  public:
   StateTable(std::uint32_t first_key_group, std::uint32_t key_groups)
-      : first_(first_key_group), groups_(key_groups) {}
+      : first_(first_key_group), groups_(key_groups), preserved_(key_groups) {}
   const std::type_info& type() const override { return typeid(StateTable); }
   std::size_t size() const override {
     std::size_t n = 0;
@@ -65,8 +73,36 @@ class StateTable final : public StateTableBase {
     groups_[key_group - first_].prefetch(hash);
   }
   std::string unserializable() const override { return first_unserializable<K, V>(); }
+  void preserve(std::uint32_t kg, const void* key, std::uint64_t hash) override {
+    const K& k = *static_cast<const K*>(key);
+    FlatHashMap<K, std::optional<V>>& kept = preserved_[kg - first_];
+    if (kept.find_hashed(k, hash) != nullptr) return;  // kept already: the snapshot's value
+    const V* now = groups_[kg - first_].find_hashed(k, hash);
+    kept.try_emplace_hashed(k, hash, now != nullptr ? std::optional<V>(*now) : std::nullopt);
+  }
   void write_group(std::uint32_t kg, StateWriter& w) const override {
-    if constexpr (Serializable<K> && Serializable<V>) w.write(groups_[kg - first_]);
+    if constexpr (Serializable<K> && Serializable<V>) {
+      const FlatHashMap<K, V>& live = groups_[kg - first_];
+      FlatHashMap<K, std::optional<V>>& kept = preserved_[kg - first_];
+      if (kept.empty()) return w.write(live);
+      // Serde<FlatHashMap>'s encoding (count, then entries) of the group as
+      // it was: untouched live entries, then the kept ones that existed.
+      std::size_t n = 0;
+      live.for_each([&](const K& k, const V&) { n += kept.find(k) == nullptr; });
+      kept.for_each([&](const K&, const std::optional<V>& v) { n += v.has_value(); });
+      w.write_varint(n);
+      live.for_each([&](const K& k, const V& v) {
+        if (kept.find(k) != nullptr) return;
+        w.write(k);
+        w.write(v);
+      });
+      kept.for_each([&](const K& k, const std::optional<V>& v) {
+        if (!v) return;
+        w.write(k);
+        w.write(*v);
+      });
+      kept = {};
+    }
   }
   void read_group(std::uint32_t kg, StateReader& r) override {
     if constexpr (Serializable<K> && Serializable<V>) groups_[kg - first_] = r.read<FlatHashMap<K, V>>();
@@ -79,6 +115,9 @@ class StateTable final : public StateTableBase {
  private:
   std::uint32_t first_;
   std::vector<FlatHashMap<K, V>> groups_;
+  // Per group, what preserve() kept for the snapshot being written (a key's
+  // entry then, nullopt: it had none). Mutable: write_group forgets it.
+  mutable std::vector<FlatHashMap<K, std::optional<V>>> preserved_;
 };
 
 /// All named states of one keyed operator instance.
@@ -111,6 +150,11 @@ class KeyedStateBackend {
   const std::vector<std::pair<std::string, std::unique_ptr<StateTableBase>>>& tables() const { return tables_; }
 
   KeyContext<K>& key_context() { return key_; }
+  /// The current key's entries are about to change while a snapshot of its
+  /// group is still to be written: every state keeps them as they are.
+  void preserve_current_key() {
+    for (auto& [name, t] : tables_) t->preserve(key_.key_group, key_.key, key_.hash);
+  }
   void prefetch(std::uint32_t key_group, std::uint64_t hash) const {
     for (const auto& [name, t] : tables_) t->prefetch(key_group, hash);
   }

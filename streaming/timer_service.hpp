@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -161,25 +162,33 @@ struct SavedTimer {
 };
 
 /// The live timers of `q` sorted into key groups [first, first + count):
-/// out[kg - first] in firing order. One pass over the queue, for a snapshot
-/// of every local key group. Pointers into `q`: valid until it changes.
-template <class K>
+/// out[kg - first] in firing order. One pass over the queue, for a snapshot.
+/// Key: `const K*` points into the queue (valid until it changes), `K`
+/// copies (for a snapshot written after the queue moved on).
+template <class K, class Key>
+  requires(std::is_same_v<Key, K> || std::is_same_v<Key, const K*>)
 void timers_by_key_group(const TimerQueue<K>& q, std::uint32_t first, std::uint32_t count,
-                         std::vector<std::vector<SavedTimer<const K*>>>& out) {
+                         std::vector<std::vector<SavedTimer<Key>>>& out) {
   out.assign(count, {});
   q.for_each([&](Timestamp ts, std::uint64_t order, const K& key, std::uint32_t kg) {
-    out[kg - first].push_back(SavedTimer<const K*>{ts, order, &key, kg});
+    if constexpr (std::is_pointer_v<Key>)
+      out[kg - first].push_back(SavedTimer<Key>{ts, order, &key, kg});
+    else
+      out[kg - first].push_back(SavedTimer<Key>{ts, order, key, kg});
   });
 }
 
 /// Writes one key group's timers (from timers_by_key_group).
-template <class K>
-void write_key_group_timers(StateWriter& w, const std::vector<SavedTimer<const K*>>& timers) {
+template <class Key>
+void write_key_group_timers(StateWriter& w, const std::vector<SavedTimer<Key>>& timers) {
   w.write_varint(timers.size());
-  for (const SavedTimer<const K*>& t : timers) {
+  for (const SavedTimer<Key>& t : timers) {
     w.write(t.ts_us);
     w.write_varint(t.order);
-    w.write(*t.key);
+    if constexpr (std::is_pointer_v<Key>)
+      w.write(*t.key);
+    else
+      w.write(t.key);
   }
 }
 

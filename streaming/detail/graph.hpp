@@ -72,7 +72,7 @@ class BuildContext {
   /// (owned by the worker), or null when building outside a query.
   OperatorState* operator_state(const std::string& name) {
     if (shared.checkpoints == nullptr) return nullptr;
-    return &make<OperatorState>(shared.checkpoints, name, shared.restored);
+    return &make<OperatorState>(shared.checkpoints, name, shared.restored, &worker);
   }
 
   /// Creates an object owned by the worker.

@@ -84,6 +84,25 @@
 // those parts (one per instance of the run that wrote it) replaces what the
 // sections said. A checkpoint without such parts restores as before.
 //
+// Snapshots in the background. With many keys, writing every section at
+// the barrier stops processing for as long as serializing the state takes
+// (hundreds of milliseconds per GB). An operator that tracks changed key
+// groups may declare `static constexpr bool kDefersSnapshots = true;` and
+//
+//   void preserve_for_snapshot(std::uint32_t kg);   // copy-on-write
+//
+// Then the barrier only decides which sections to write (and runs
+// prepare_snapshot, whose caches must then own what they hold); the worker
+// writes them afterwards, a few at a time between its steps
+// (BackgroundWork), and the instance acknowledges once the last is written.
+// Until a group's section is written, mark_changed(kg) calls
+// preserve_for_snapshot(kg) first: the operator keeps what the change is
+// about to overwrite (the current key's entries as they were), and
+// snapshot_key_group writes the group as of the barrier from the live state
+// and those pre-images. A barrier or the end of input writes what is still
+// pending first. Without a worker (an operator built alone) every section
+// is written at the barrier.
+//
 // Thread safety: an instance belongs to one worker; every call comes from that
 // worker's thread.
 #pragma once
@@ -162,7 +181,7 @@ struct KeyedOperatorSettings {
 /// (Input<Keyed<K, T>> or KeyedInput<K, T>), Out: its results, Group: its
 /// state of one key group (void: none held here).
 template <class Derived, class InputBase, class Out, class Group>
-class KeyedOperatorBase : public InputBase, public Lifecycle {
+class KeyedOperatorBase : public InputBase, public Lifecycle, public BackgroundWork {
  public:
   KeyedOperatorBase(OperatorMetrics& metrics, const Clock& clock, const KeyedOperatorSettings& s)
       : metrics_(metrics),
@@ -173,6 +192,8 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
         state_(s.state),
         changed_(s.key_groups, 0),
         versions_(s.key_groups, 0) {}
+  KeyedOperatorBase(const KeyedOperatorBase&) = delete;  // the worker may hold it as BackgroundWork
+  KeyedOperatorBase& operator=(const KeyedOperatorBase&) = delete;
 
   /// Whether the operator defines the checkpoint hooks.
   static constexpr bool kCheckpointable = requires(const Derived& d, Derived& m, StateWriter& w, StateReader& r) {
@@ -186,6 +207,19 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
       return Derived::kTracksChangedKeyGroups;
     else
       return false;
+  }
+
+  /// Whether the operator writes its snapshots in the background (see the file comment).
+  static constexpr bool defers_snapshots() {
+    if constexpr (requires { Derived::kDefersSnapshots; }) {
+      static_assert(!Derived::kDefersSnapshots || tracks_changed_key_groups(),
+                    "kDefersSnapshots needs kTracksChangedKeyGroups: mark_changed is where copy-on-write happens");
+      static_assert(!Derived::kDefersSnapshots || requires(Derived& m) { m.preserve_for_snapshot(std::uint32_t{0}); },
+                    "kDefersSnapshots needs void preserve_for_snapshot(std::uint32_t kg)");
+      return Derived::kDefersSnapshots;
+    } else {
+      return false;
+    }
   }
 
   /// Restores the key groups this instance owns from the checkpoint the run
@@ -242,14 +276,19 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
   /// Snapshots for checkpoint `id`: the key groups that changed since the
   /// base's snapshot as new parts, the others by reference (see the file
   /// comment). Returns {written, reused} part counts.
+  /// Acknowledges checkpoint `id` once every section is written: at once,
+  /// or after the background part when the operator defers snapshots.
   std::pair<std::size_t, std::size_t> snapshot_checkpoint(std::uint64_t id) {
     std::size_t written = 0, reused = 0;
     if constexpr (kCheckpointable) {
+      if (pending_id_ != 0) write_pending_now();  // the previous one was given up: finish it anyway
       const auto started = std::chrono::steady_clock::now();
       const std::uint64_t base = tracks_changed_key_groups() ? state_->base_of(id) : 0;
       const bool from_base = base != 0 && base == snap_id_ && snap_versions_.size() == groups_.count();
+      const bool defer = defers_snapshots() && state_->can_defer();
       const Derived& d = static_cast<const Derived&>(*this);
       if constexpr (requires { d.prepare_snapshot(); }) d.prepare_snapshot();
+      if (defer) pending_.assign(groups_.count(), 0);
       for (std::uint32_t i = 0; i < groups_.count(); ++i) {
         if (changed_[i]) {
           versions_[i] = ++version_counter_;
@@ -259,6 +298,10 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
         if (from_base && snap_versions_[i] == versions_[i]) {
           state_->reuse_part(id, key_group_part(kg));
           ++reused;
+        } else if (defer) {
+          pending_[i] = 1;
+          ++pending_left_;
+          ++written;
         } else {
           state_->add_part(id, key_group_part(kg), section_bytes(kg));
           ++written;
@@ -268,15 +311,45 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
         state_->add_part(id, times_part(), shared_times_bytes());
         ++written;
       }
-      if constexpr (requires { d.finish_snapshot(); }) d.finish_snapshot();
       snap_id_ = id;
       snap_versions_ = versions_;
-      state_->note_snapshot_time(
-          id, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                             std::chrono::steady_clock::now() - started)
-                                             .count()));
+      pending_id_ = id;
+      pending_pause_us_ = micros_since(started);
+      if (pending_left_ == 0) {
+        complete_snapshot();
+      } else {
+        pending_cursor_ = 0;
+        if (!in_background_) state_->run_in_background(*this);
+        in_background_ = true;
+      }
+    } else {
+      state_->acknowledge(id);
     }
     return {written, reused};
+  }
+
+  /// Writes a few pending sections (BackgroundWork: the worker calls it
+  /// between steps); acknowledges the checkpoint after the last.
+  bool run_background() final {
+    if constexpr (kCheckpointable) {
+      try {
+        if (pending_left_ != 0) {
+          const auto started = std::chrono::steady_clock::now();
+          while (pending_left_ != 0) {
+            while (pending_[pending_cursor_] == 0) ++pending_cursor_;
+            write_pending(pending_cursor_);
+            if (micros_since(started) >= kBackgroundSliceUs) break;
+          }
+          pending_pause_us_ = std::max(pending_pause_us_, micros_since(started));
+          if (pending_left_ != 0) return false;
+        }
+        if (pending_id_ != 0) complete_snapshot();
+      } catch (...) {
+        rethrow_in_operator(metrics_.name);
+      }
+    }
+    in_background_ = false;
+    return true;
   }
 
   /// The results; connect consumers before the operator opens.
@@ -292,6 +365,8 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
         derived().on_event_time(c.ts_us);
         break;
       case Control::Kind::kEndOfInput:
+        if constexpr (kCheckpointable)
+          if (pending_id_ != 0) write_pending_now();
         derived().on_end_of_input();
         flush();
         if (state_ != nullptr) state_->ended(state_->storing() ? snapshot_key_groups() : decltype(snapshot_key_groups()){});
@@ -304,8 +379,10 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
         // leave before it.
         flush();
         if (state_ != nullptr) {
-          if (state_->storing()) snapshot_checkpoint(c.checkpoint_id);
-          state_->acknowledge(c.checkpoint_id);
+          if (state_->storing())
+            snapshot_checkpoint(c.checkpoint_id);  // acknowledges (maybe later, from the background)
+          else
+            state_->acknowledge(c.checkpoint_id);
         }
         break;
         // No `default:`, so a new kind warns here until it is handled.
@@ -338,7 +415,10 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
   /// kTracksChangedKeyGroups call it; see the file comment). Cheap: one store.
   /// Const so that prepare_snapshot may call it (state it sees there, such
   /// as entries of a table shared by key groups, marks its groups).
-  void mark_changed(std::uint32_t kg) const { changed_[kg - groups_.first()] = 1; }
+  void mark_changed(std::uint32_t kg) const {
+    if (pending_left_ != 0) [[unlikely]] preserve_if_pending(kg);
+    changed_[kg - groups_.first()] = 1;
+  }
   /// Every local key group may have changed.
   void mark_all_changed() { std::fill(changed_.begin(), changed_.end(), std::uint8_t{1}); }
 
@@ -380,6 +460,48 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
   static constexpr std::uint64_t kNoVersion = std::numeric_limits<std::uint64_t>::max();
 
   Derived& derived() { return static_cast<Derived&>(*this); }
+
+  static std::uint64_t micros_since(std::chrono::steady_clock::time_point t) {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count());
+  }
+
+  // ---- snapshots in the background (see the file comment) ----
+
+  /// How long one background slice may write sections before it yields.
+  static constexpr std::uint64_t kBackgroundSliceUs = 1000;
+
+  /// Group kg is about to change: if its section is still to be written,
+  /// the operator keeps what the change overwrites.
+  void preserve_if_pending(std::uint32_t kg) const {
+    if constexpr (defers_snapshots())
+      if (pending_[kg - groups_.first()] != 0)
+        // Never called on a const object: operators are built non-const.
+        const_cast<Derived&>(static_cast<const Derived&>(*this)).preserve_for_snapshot(kg);
+  }
+  /// Writes pending section i (its group as of the barrier).
+  void write_pending(std::uint32_t i) {
+    pending_[i] = 0;
+    --pending_left_;
+    state_->add_part(pending_id_, key_group_part(groups_.first() + i), section_bytes(groups_.first() + i));
+  }
+  /// Writes every pending section now and acknowledges.
+  void write_pending_now() {
+    const auto started = std::chrono::steady_clock::now();
+    for (std::uint32_t i = 0; pending_left_ != 0; ++i)
+      if (pending_[i] != 0) write_pending(i);
+    pending_pause_us_ = std::max(pending_pause_us_, micros_since(started));
+    complete_snapshot();
+  }
+  /// Every section of checkpoint pending_id_ is written: release the
+  /// snapshot's caches, report the longest pause, acknowledge.
+  void complete_snapshot() {
+    const Derived& d = static_cast<const Derived&>(*this);
+    if constexpr (requires { d.finish_snapshot(); }) d.finish_snapshot();
+    pending_.clear();
+    state_->note_snapshot_time(pending_id_, pending_pause_us_);
+    state_->acknowledge(std::exchange(pending_id_, 0));
+  }
 
   std::string section_bytes(std::uint32_t kg) const {
     StateWriter w;
@@ -427,6 +549,15 @@ class KeyedOperatorBase : public InputBase, public Lifecycle {
   std::uint64_t version_counter_ = 0;
   std::uint64_t snap_id_ = 0;                 // the checkpoint of the last snapshot taken or restored
   std::vector<std::uint64_t> snap_versions_;  // the versions it holds (kNoVersion: group not in it)
+
+  // Snapshots in the background: the checkpoint whose sections are being
+  // written (0: none), which local groups are still to be written.
+  std::uint64_t pending_id_ = 0;
+  std::vector<std::uint8_t> pending_;
+  std::size_t pending_left_ = 0;
+  std::uint32_t pending_cursor_ = 0;        // no pending group before it
+  std::uint64_t pending_pause_us_ = 0;      // the longest this snapshot stopped processing
+  bool in_background_ = false;              // the worker holds this as BackgroundWork
 };
 
 /// The operator-wide times (watermarks, how far windows fired) that every

@@ -40,12 +40,15 @@ std::string instance_part(std::size_t index);
 class OperatorState : public Lifecycle {  // a Lifecycle only to be owned by the worker
  public:
   /// `restored`: the checkpoint this run starts from (null: a fresh start).
+  /// `worker`: the worker running the instance, which runs the background
+  /// part of its snapshots (null: snapshots are taken at the barrier in full).
   OperatorState(std::shared_ptr<CheckpointCoordinator> coordinator, std::string operator_name,
-                const RestoredCheckpoint* restored)
+                const RestoredCheckpoint* restored, Worker* worker = nullptr)
       : coordinator_(std::move(coordinator)),
         name_(std::move(operator_name)),
         slot_(coordinator_->add_participant(name_)),
-        restored_(restored) {}
+        restored_(restored),
+        worker_(worker) {}
 
   const std::string& operator_name() const { return name_; }
 
@@ -74,6 +77,11 @@ class OperatorState : public Lifecycle {  // a Lifecycle only to be owned by the
   void ended(std::vector<std::pair<std::string, std::string>> final_parts = {}) {
     coordinator_->ended(slot_, std::move(final_parts));
   }
+
+  /// Whether snapshots may finish in the background (a worker runs them).
+  bool can_defer() const { return worker_ != nullptr; }
+  /// Has the worker run `work` in slices until it is done. Precondition: can_defer().
+  void run_in_background(BackgroundWork& work) { worker_->add_background(work); }
 
   /// The newest committed checkpoint (0: none).
   std::uint64_t completed() const { return coordinator_->completed(); }
@@ -126,6 +134,7 @@ class OperatorState : public Lifecycle {  // a Lifecycle only to be owned by the
   std::string name_;
   std::size_t slot_;
   const RestoredCheckpoint* restored_;
+  Worker* worker_;
 };
 
 }  // namespace sluice::detail

@@ -18,6 +18,15 @@ bool Worker::step() {
   return progress;
 }
 
+bool Worker::run_background() {
+  // One slice each; a slice may add more work (kept for the next step).
+  const std::size_t n = background_.size();
+  for (std::size_t i = 0; i < n; ++i)
+    if (background_[i]->run_background()) background_[i] = nullptr;
+  std::erase(background_, nullptr);
+  return true;
+}
+
 bool Worker::idle() const {
   for (const Task* t : tasks_)
     if (!t->finished()) return false;
@@ -40,6 +49,7 @@ void Worker::run(const std::atomic<bool>& stop, const std::atomic<bool>& drain) 
         for (Task* t : tasks_) t->request_end();
       }
       bool progress = step();
+      if (!background_.empty()) progress |= run_background();
       const Timestamp now = clock_.now_us();
       if (!ticked || now - last_tick >= tick_interval_us_ || now < last_tick) {
         ticked = true;

@@ -37,6 +37,18 @@ class Lifecycle {
   virtual void close() {}
 };
 
+/// Work an object owned by a worker does in bounded slices between the
+/// worker's steps (a snapshot written in the background, say), so that no
+/// single step stops processing for long.
+class BackgroundWork {
+ public:
+  virtual ~BackgroundWork() = default;
+  /// Does one slice (short: a few milliseconds at most); returns true when
+  /// nothing is left (the worker then forgets it). May throw: the query
+  /// fails as if a step had thrown.
+  virtual bool run_background() = 0;
+};
+
 /// Something downstream of a task that can ask it to stop pulling input for
 /// now: an exchange sender with a refused message, or a source that is too
 /// far ahead of its peers in event time (watermark alignment).
@@ -99,6 +111,9 @@ class Worker {
   }
   void add_task(Task& task) { tasks_.push_back(&task); }
   void add_sender(ExchangeSenderBase& sender) { senders_.push_back(&sender); }
+  /// Runs `work` in slices from the next step on, until it says it is done.
+  /// From the worker's thread; `work` must outlive run() or finish first.
+  void add_background(BackgroundWork& work) { background_.push_back(&work); }
 
   /// Opens everything, loops until every task finished (or `stop` is set),
   /// then closes. Throws what an operator threw (after closing).
@@ -107,6 +122,7 @@ class Worker {
  private:
   bool step();
   bool idle() const;
+  bool run_background();
 
   std::size_t index_;
   const Clock& clock_;
@@ -115,6 +131,7 @@ class Worker {
   std::vector<std::unique_ptr<Lifecycle>> owned_;
   std::vector<Task*> tasks_;
   std::vector<ExchangeSenderBase*> senders_;
+  std::vector<BackgroundWork*> background_;
 };
 
 }  // namespace sluice::detail
