@@ -890,6 +890,8 @@ struct Serde<detail::FlatHashMap<K, V, H, G>> {
     const std::size_t n =
         r.read_count(ReadContext::of<M>("entry count"), detail::min_encoded_size<K>() + detail::min_encoded_size<V>());
     M m;
+    // Bounded by the bytes left (read_count) when K or V has a minimum size.
+    if (detail::min_encoded_size<K>() + detail::min_encoded_size<V>() > 0) m.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       const std::size_t at = r.offset();
       K k = r.read<K>();
