@@ -161,6 +161,9 @@ class KeyedProcessOperator final
                            "state of type " + type +
                                " has no Serde (streaming/serde.hpp): specialize sluice::Serde for it to checkpoint "
                                "this query");
+    // Deltas: note which keys change, so that few changed keys in a group
+    // make a small part instead of the whole group.
+    if (this->state_ != nullptr && this->state_->storing()) backend_.track_changed_keys();
     Base::open();
   }
 
@@ -181,6 +184,7 @@ class KeyedProcessOperator final
       ctx_.ts_ = r.ts_us;
       collector_.set_timestamp(r.ts_us);
       this->mark_changed(r.value.key_group);  // state or timers of its group may change
+      backend_.note_changed();
       fn_.process(std::as_const(r.value.value), ctx_, static_cast<Collector<Out>&>(collector_));
     }
     metrics_.records_in.add(batch.size());
@@ -206,6 +210,7 @@ class KeyedProcessOperator final
         ctx_.ts_ = t.ts_us;
         collector_.set_timestamp(t.ts_us);
         this->mark_changed(t.key_group);  // the timer left its group; state may change
+        backend_.note_changed();
         fn_.on_timer(t.ts_us, ctx_, static_cast<Collector<Out>&>(collector_));
       });
       if (n > 0) flush();
@@ -262,6 +267,28 @@ class KeyedProcessOperator final
     } else {
       throw GraphError(this->metrics_.name, "",
                        "cannot checkpoint: its key type " + unserializable_state() + " has no Serde");
+    }
+  }
+
+  // A delta of a group: the watermark, the changed keys' entries in every
+  // state (backend_.write_delta), then the group's timers in full.
+  bool delta_ready(std::uint32_t kg) const { return backend_.delta_ready(kg); }
+  void begin_section(std::uint32_t kg, bool delta) { backend_.begin_section(kg, delta); }
+  void snapshot_key_group_delta(std::uint32_t kg, StateWriter& w) const {
+    if constexpr (Serializable<K>) {
+      detail::RestoredTimes<1>::write(w, {ctx_.watermark_});
+      backend_.write_delta(kg, w);
+      const std::uint32_t i = kg - this->groups_.first();
+      detail::write_key_group_timers(w, snap_event_[i]);
+      detail::write_key_group_timers(w, snap_processing_[i]);
+    }
+  }
+  void restore_key_group_delta(std::uint32_t kg, StateReader& r) {
+    if constexpr (Serializable<K>) {
+      restored_.read(r);
+      backend_.read_delta(kg, r);
+      restored_event_.replace_group(r, kg);
+      restored_processing_.replace_group(r, kg);
     }
   }
 

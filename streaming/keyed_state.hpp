@@ -55,6 +55,16 @@ class StateTableBase {
   virtual void write_group(std::uint32_t kg, StateWriter& w) const = 0;
   /// Reads what write_group wrote into key group `kg`, which must be empty.
   virtual void read_group(std::uint32_t kg, StateReader& r) = 0;
+  /// Writes the entry of `key` (a K hashing to `hash`) in key group `kg`
+  /// as write_group would (preserved or live): whether there is one, then
+  /// the value. For deltas.
+  virtual void write_entry(std::uint32_t kg, const void* key, std::uint64_t hash, StateWriter& w) const = 0;
+  /// Reads what write_entry wrote and sets (or removes) the entry of `key`.
+  virtual void read_entry(std::uint32_t kg, const void* key, std::uint64_t hash, StateReader& r) = 0;
+  /// Forgets what preserve() kept for key group `kg` (its snapshot is written).
+  virtual void forget_preserved(std::uint32_t kg) const = 0;
+  /// Keys with state in key group `kg`.
+  virtual std::size_t group_size(std::uint32_t kg) const = 0;
 };
 
 /// The state of one name: per local key group, key -> V.
@@ -107,6 +117,33 @@ class StateTable final : public StateTableBase {
   void read_group(std::uint32_t kg, StateReader& r) override {
     if constexpr (Serializable<K> && Serializable<V>) groups_[kg - first_] = r.read<FlatHashMap<K, V>>();
   }
+  void write_entry(std::uint32_t kg, const void* key, std::uint64_t hash, StateWriter& w) const override {
+    if constexpr (Serializable<K> && Serializable<V>) {
+      const K& k = *static_cast<const K*>(key);
+      const V* v = nullptr;
+      if (const std::optional<V>* kept = preserved_[kg - first_].find_hashed(k, hash))
+        v = kept->has_value() ? &**kept : nullptr;
+      else
+        v = const_cast<FlatHashMap<K, V>&>(groups_[kg - first_]).find_hashed(k, hash);
+      w.write(v != nullptr);
+      if (v != nullptr) w.write(*v);
+    }
+  }
+  void read_entry(std::uint32_t kg, const void* key, std::uint64_t hash, StateReader& r) override {
+    if constexpr (Serializable<K> && Serializable<V>) {
+      const K& k = *static_cast<const K*>(key);
+      FlatHashMap<K, V>& g = groups_[kg - first_];
+      if (r.read<bool>()) {
+        V v = r.read<V>();
+        auto [slot, inserted] = g.try_emplace_hashed(k, hash, std::move(v));
+        if (!inserted) *slot = std::move(v);  // not moved from: try_emplace did not insert
+      } else {
+        g.erase(k);
+      }
+    }
+  }
+  void forget_preserved(std::uint32_t kg) const override { preserved_[kg - first_] = {}; }
+  std::size_t group_size(std::uint32_t kg) const override { return groups_[kg - first_].size(); }
 
   FlatHashMap<K, V>& group(std::uint32_t key_group) { return groups_[key_group - first_]; }
   std::uint32_t first_key_group() const { return first_; }
@@ -150,6 +187,77 @@ class KeyedStateBackend {
   const std::vector<std::pair<std::string, std::unique_ptr<StateTableBase>>>& tables() const { return tables_; }
 
   KeyContext<K>& key_context() { return key_; }
+
+  // ---- deltas: which keys changed since a group's last written section ----
+
+  /// From now on notes which keys change (note_changed), for deltas.
+  void track_changed_keys() {
+    changed_.assign(count_, {});
+    snap_changed_.assign(count_, {});
+  }
+  /// The current key's entries may change (a no-op unless tracking). A
+  /// group where more than an eighth of the keys (and over 64) changed
+  /// stops noting: its next section is written in full.
+  void note_changed() {
+    if (changed_.empty()) return;
+    ChangedKeys& c = changed_[key_.key_group - first_];
+    if (c.too_many) return;
+    if (!c.keys.try_emplace_hashed(*key_.key, key_.hash, '\0').second) return;
+    if (c.keys.size() > kMinDeltaKeys && c.keys.size() * 8 > group_size(key_.key_group)) {
+      c.too_many = true;
+      c.keys = {};
+    }
+  }
+  /// Whether a delta can stand for key group `kg`'s changes.
+  bool delta_ready(std::uint32_t kg) const { return !changed_.empty() && !changed_[kg - first_].too_many; }
+  /// Group kg's section is taken at a barrier: as a delta (what changed is
+  /// kept for write_delta) or in full (forgotten).
+  void begin_section(std::uint32_t kg, bool delta) {
+    if (changed_.empty()) return;
+    ChangedKeys& c = changed_[kg - first_];
+    snap_changed_[kg - first_] = delta ? std::move(c.keys) : FlatHashMap<K, char>{};
+    c = {};
+  }
+  /// Writes key group `kg`'s delta: the states' names, then each changed
+  /// key with its entry in every state, as of the barrier.
+  void write_delta(std::uint32_t kg, StateWriter& w) const {
+    if constexpr (Serializable<K>) {
+      w.write_varint(tables_.size());
+      for (const auto& [name, t] : tables_) w.write(name);
+      FlatHashMap<K, char>& keys = snap_changed_[kg - first_];
+      w.write_varint(keys.size());
+      keys.for_each([&](const K& k, char) {
+        w.write(k);
+        const std::uint64_t h = hash_key(k);
+        for (const auto& [name, t] : tables_) t->write_entry(kg, &k, h, w);
+      });
+      for (const auto& [name, t] : tables_) t->forget_preserved(kg);
+      keys = {};
+    }
+  }
+  /// Applies what write_delta wrote to key group `kg`.
+  void read_delta(std::uint32_t kg, StateReader& r) {
+    if constexpr (Serializable<K>) {
+      const std::size_t n = r.read_count(ReadContext::of<KeyedStateBackend>("state count"), 1);
+      std::vector<StateTableBase*> tables;
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t at = r.offset();
+        const std::string name = r.read<std::string>();
+        StateTableBase* t = find(name);
+        if (t == nullptr)
+          throw StateFormatError("state '" + name + "'", at,
+                                 "the checkpoint holds it, but the function's open() does not declare it");
+        tables.push_back(t);
+      }
+      const std::size_t keys = r.read_count(ReadContext::of<KeyedStateBackend>("changed key count"),
+                                            min_encoded_size<K>() + tables.size());
+      for (std::size_t i = 0; i < keys; ++i) {
+        const K k = r.read<K>();
+        const std::uint64_t h = hash_key(k);
+        for (StateTableBase* t : tables) t->read_entry(kg, &k, h, r);
+      }
+    }
+  }
   /// The current key's entries are about to change while a snapshot of its
   /// group is still to be written: every state keeps them as they are.
   void preserve_current_key() {
@@ -166,9 +274,23 @@ class KeyedStateBackend {
   }
 
  private:
+  std::size_t group_size(std::uint32_t kg) const {
+    std::size_t n = 0;
+    for (const auto& [name, t] : tables_) n += t->group_size(kg);
+    return n;
+  }
+
+  static constexpr std::size_t kMinDeltaKeys = 64;
+  struct ChangedKeys {
+    FlatHashMap<K, char> keys;
+    bool too_many = false;
+  };
+
   std::string operator_name_;
   std::uint32_t first_, count_;
   KeyContext<K> key_;
+  std::vector<ChangedKeys> changed_;                      // per local group (empty: not tracking)
+  mutable std::vector<FlatHashMap<K, char>> snap_changed_;  // per local group: a delta's keys, until written
   std::vector<std::pair<std::string, std::unique_ptr<StateTableBase>>> tables_;
 };
 

@@ -209,6 +209,13 @@ class RestoredTimers {
     }
   }
 
+  /// As read(), replacing the timers read before for key group `kg` (a
+  /// delta holds the group's timers in full).
+  void replace_group(StateReader& r, std::uint32_t kg) {
+    std::erase_if(timers_, [kg](const SavedTimer<K>& t) { return t.key_group == kg; });
+    read(r, kg);
+  }
+
   /// Registers every timer read into `q`, and forgets them.
   void restore_into(TimerQueue<K>& q) {
     // Ties from different instances have no saved order between them: key

@@ -84,6 +84,24 @@
 // those parts (one per instance of the run that wrote it) replaces what the
 // sections said. A checkpoint without such parts restores as before.
 //
+// Deltas. Marking is per key group, so 1% of random keys changing still
+// rewrites every group. An operator that knows which keys of a group changed
+// may define
+//
+//   bool delta_ready(std::uint32_t kg) const;      // few enough keys changed
+//   void begin_section(std::uint32_t kg, bool delta);  // at the barrier: the
+//       // group's section is written (as a delta or in full); capture or
+//       // drop what changed since the last one
+//   void snapshot_key_group_delta(std::uint32_t kg, StateWriter& w) const;
+//   void restore_key_group_delta(std::uint32_t kg, StateReader& r);
+//
+// and a changed group whose previous section is in the base then gets a
+// delta part "kgd/<kg>/<n>" (n = 1, 2, ...) on top of its last full section
+// "kg/<kg>" and the deltas before it, all reused by reference; after
+// kMaxDeltas deltas (or when delta_ready says no) the group is written in
+// full again and its chain starts over. A restore reads the full section,
+// then its deltas in order.
+//
 // Snapshots in the background. With many keys, writing every section at
 // the barrier stops processing for as long as serializing the state takes
 // (hundreds of milliseconds per GB). An operator that tracks changed key
@@ -191,7 +209,8 @@ class KeyedOperatorBase : public InputBase, public Lifecycle, public BackgroundW
         groups_(s.first_key_group, s.key_groups),
         state_(s.state),
         changed_(s.key_groups, 0),
-        versions_(s.key_groups, 0) {}
+        versions_(s.key_groups, 0),
+        deltas_(s.key_groups, 0) {}
   KeyedOperatorBase(const KeyedOperatorBase&) = delete;  // the worker may hold it as BackgroundWork
   KeyedOperatorBase& operator=(const KeyedOperatorBase&) = delete;
 
@@ -208,6 +227,18 @@ class KeyedOperatorBase : public InputBase, public Lifecycle, public BackgroundW
     else
       return false;
   }
+
+  /// Whether the operator writes deltas of changed keys (see the file comment).
+  static constexpr bool writes_deltas() {
+    return requires(const Derived& d, Derived& m, StateWriter& w, StateReader& r) {
+      { d.delta_ready(std::uint32_t{0}) } -> std::same_as<bool>;
+      m.begin_section(std::uint32_t{0}, true);
+      d.snapshot_key_group_delta(std::uint32_t{0}, w);
+      m.restore_key_group_delta(std::uint32_t{0}, r);
+    };
+  }
+  /// The most deltas on top of a full section (single digits: part keys sort).
+  static constexpr std::uint32_t kMaxDeltas = 8;
 
   /// Whether the operator writes its snapshots in the background (see the file comment).
   static constexpr bool defers_snapshots() {
@@ -235,25 +266,42 @@ class KeyedOperatorBase : public InputBase, public Lifecycle, public BackgroundW
         const std::string* bytes = state_->restored_part(key_group_part(kg));
         if (bytes == nullptr) continue;
         snap_versions_[kg - groups_.first()] = versions_[kg - groups_.first()];
-        const std::string section = "key group " + std::to_string(kg) + " of operator '" + metrics_.name + "'";
-        try {
-          StateReader r(*bytes);
-          check_state_format_version(r.template read<std::uint32_t>());
-          derived().restore_key_group(kg, r);
-          r.expect_end(section);
-        } catch (const StateFormatError& e) {
-          if (e.what_read().starts_with(section)) throw;
-          // Say which section it was: the reader only knows the bytes.
-          throw StateFormatError(section + ": " + e.what_read(), e.offset(), e.detail());
-        } catch (const OperatorError&) {
-          throw;
-        } catch (const std::exception& e) {
-          // User code (a Serde, say) failed: the query fails naming the operator.
-          throw OperatorError(metrics_.name, "restoring key group " + std::to_string(kg) + ": " + e.what());
+        restore_section(kg, *bytes, "key group " + std::to_string(kg),
+                        [&](StateReader& r) { derived().restore_key_group(kg, r); });
+        if constexpr (writes_deltas()) {
+          std::uint32_t& n = deltas_[kg - groups_.first()];
+          for (n = 0; n < kMaxDeltas; ++n) {
+            const std::string* delta = state_->restored_part(key_group_delta_part(kg, n + 1));
+            if (delta == nullptr) break;
+            restore_section(kg, *delta, "delta " + std::to_string(n + 1) + " of key group " + std::to_string(kg),
+                            [&](StateReader& r) { derived().restore_key_group_delta(kg, r); });
+          }
         }
       }
       if constexpr (requires(Derived& m) { m.restored_times(); }) restore_shared_times();
       if constexpr (requires(Derived& m) { m.after_restore(); }) derived().after_restore();
+    }
+  }
+
+  /// Reads one restored part of group kg with `read`, naming the part
+  /// (`what`) in errors.
+  template <class Read>
+  void restore_section(std::uint32_t kg, const std::string& bytes, const std::string& what, Read&& read) {
+    const std::string section = what + " of operator '" + metrics_.name + "'";
+    try {
+      StateReader r(bytes);
+      check_state_format_version(r.template read<std::uint32_t>());
+      read(r);
+      r.expect_end(section);
+    } catch (const StateFormatError& e) {
+      if (e.what_read().starts_with(section)) throw;
+      // Say which section it was: the reader only knows the bytes.
+      throw StateFormatError(section + ": " + e.what_read(), e.offset(), e.detail());
+    } catch (const OperatorError&) {
+      throw;
+    } catch (const std::exception& e) {
+      // User code (a Serde, say) failed: the query fails naming the operator.
+      throw OperatorError(metrics_.name, "restoring " + what + ": " + e.what());
     }
   }
 
@@ -296,15 +344,29 @@ class KeyedOperatorBase : public InputBase, public Lifecycle, public BackgroundW
         }
         const std::uint32_t kg = groups_.first() + i;
         if (from_base && snap_versions_[i] == versions_[i]) {
-          state_->reuse_part(id, key_group_part(kg));
-          ++reused;
-        } else if (defer) {
-          pending_[i] = 1;
+          reuse_chain(id, kg);
+          reused += 1 + deltas_[i];
+          continue;
+        }
+        bool delta = false;
+        if constexpr (writes_deltas()) {
+          // On top of the base's chain, while it is short and few keys changed.
+          delta = from_base && snap_versions_[i] != kNoVersion && deltas_[i] < kMaxDeltas && d.delta_ready(kg);
+          derived().begin_section(kg, delta);
+          if (delta) {
+            reuse_chain(id, kg);
+            reused += 1 + deltas_[i];
+            ++deltas_[i];
+          } else {
+            deltas_[i] = 0;
+          }
+        }
+        ++written;
+        if (defer) {
+          pending_[i] = delta ? kPendingDelta : kPendingFull;
           ++pending_left_;
-          ++written;
         } else {
-          state_->add_part(id, key_group_part(kg), section_bytes(kg));
-          ++written;
+          write_section(id, i, delta);
         }
       }
       if constexpr (requires { d.shared_times(); }) {
@@ -481,9 +543,30 @@ class KeyedOperatorBase : public InputBase, public Lifecycle, public BackgroundW
   }
   /// Writes pending section i (its group as of the barrier).
   void write_pending(std::uint32_t i) {
+    const bool delta = pending_[i] == kPendingDelta;
     pending_[i] = 0;
     --pending_left_;
-    state_->add_part(pending_id_, key_group_part(groups_.first() + i), section_bytes(groups_.first() + i));
+    write_section(pending_id_, i, delta);
+  }
+  /// Adds local group i's part to checkpoint `id`: its full section, or
+  /// (delta) its delta number deltas_[i].
+  void write_section(std::uint64_t id, std::uint32_t i, bool delta) {
+    const std::uint32_t kg = groups_.first() + i;
+    if constexpr (writes_deltas()) {
+      if (delta) {
+        StateWriter w;
+        w.write(kStateFormatVersion);
+        static_cast<const Derived&>(*this).snapshot_key_group_delta(kg, w);
+        state_->add_part(id, key_group_delta_part(kg, deltas_[i]), w.take());
+        return;
+      }
+    }
+    state_->add_part(id, key_group_part(kg), section_bytes(kg));
+  }
+  /// Refers checkpoint `id` to group kg's full section and deltas in the base.
+  void reuse_chain(std::uint64_t id, std::uint32_t kg) {
+    state_->reuse_part(id, key_group_part(kg));
+    for (std::uint32_t n = 1; n <= deltas_[kg - groups_.first()]; ++n) state_->reuse_part(id, key_group_delta_part(kg, n));
   }
   /// Writes every pending section now and acknowledges.
   void write_pending_now() {
@@ -549,11 +632,13 @@ class KeyedOperatorBase : public InputBase, public Lifecycle, public BackgroundW
   std::uint64_t version_counter_ = 0;
   std::uint64_t snap_id_ = 0;                 // the checkpoint of the last snapshot taken or restored
   std::vector<std::uint64_t> snap_versions_;  // the versions it holds (kNoVersion: group not in it)
+  std::vector<std::uint32_t> deltas_;         // deltas on top of each group's full section in it
 
   // Snapshots in the background: the checkpoint whose sections are being
   // written (0: none), which local groups are still to be written.
   std::uint64_t pending_id_ = 0;
-  std::vector<std::uint8_t> pending_;
+  static constexpr std::uint8_t kPendingFull = 1, kPendingDelta = 2;
+  std::vector<std::uint8_t> pending_;         // 0, kPendingFull or kPendingDelta
   std::size_t pending_left_ = 0;
   std::uint32_t pending_cursor_ = 0;        // no pending group before it
   std::uint64_t pending_pause_us_ = 0;      // the longest this snapshot stopped processing

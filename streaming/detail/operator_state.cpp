@@ -12,6 +12,10 @@ constexpr std::string_view kInstancePrefix = "instance/";
 
 std::string key_group_part(std::uint32_t kg) { return "kg/" + std::to_string(kg); }
 
+std::string key_group_delta_part(std::uint32_t kg, std::uint32_t n) {
+  return "kgd/" + std::to_string(kg) + "/" + std::to_string(n);
+}
+
 std::string instance_part(std::size_t index) { return std::string(kInstancePrefix) + std::to_string(index); }
 
 const std::string* OperatorState::restored_part(std::string_view key) const {

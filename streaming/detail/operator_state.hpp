@@ -11,7 +11,8 @@
 // with ended(): they stand for it in every later checkpoint.
 //
 // Part keys name what a part holds within the operator: "kg/<n>" for key
-// group n (any instance of any run may own it), "instance/<i>" for what
+// group n (any instance of any run may own it), "kgd/<n>/<d>" for delta d
+// on top of it (keyed_operator_base.hpp), "instance/<i>" for what
 // worker i's instance alone holds (source positions, sink handles,
 // watermark generators), restored as the union over all instances.
 //
@@ -34,6 +35,8 @@ namespace sluice::detail {
 
 /// The part key of key group `kg`: "kg/<kg>".
 std::string key_group_part(std::uint32_t kg);
+/// The part key of delta `n` (from 1) of key group `kg`: "kgd/<kg>/<n>".
+std::string key_group_delta_part(std::uint32_t kg, std::uint32_t n);
 /// The part key of worker `index`'s instance: "instance/<index>".
 std::string instance_part(std::size_t index);
 

@@ -10,7 +10,9 @@
 // calls it), into real RocksDB checkpoints.
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -122,18 +124,42 @@ std::vector<std::string> restored_lines(const std::filesystem::path& dir) {
   return out.lines;
 }
 
+// The part keys of operator "proc" in the newest checkpoint in `dir`.
+std::set<std::string> restored_part_keys(const std::filesystem::path& dir) {
+  std::optional<RestoredCheckpoint> restored = rocksdb_checkpoints(dir)->open("job", 3, {})->restore_latest();
+  REQUIRE(restored.has_value());
+  std::set<std::string> keys;
+  for (const auto& [key, bytes] : restored->parts.at("proc")) keys.insert(key);
+  return keys;
+}
+
 // One instance on a worker (which makes it write snapshots in the background).
+// It restores the newest checkpoint in `dir`, if any.
 struct Running {
-  explicit Running(const std::filesystem::path& dir)
-      : coordinator(std::make_shared<detail::CheckpointCoordinator>(
-            std::vector<detail::Worker*>{}, rocksdb_checkpoints(dir)->open("job", 3, {}), 1)),
+  explicit Running(const std::filesystem::path& dir) : Running(rocksdb_checkpoints(dir)->open("job", 3, {})) {}
+  explicit Running(std::unique_ptr<CheckpointSession> session)
+      : restored(session->restore_latest()),
+        next_id(session->newest_id() + 1),
+        coordinator(
+            std::make_shared<detail::CheckpointCoordinator>(std::vector<detail::Worker*>{}, std::move(session), next_id)),
         worker(0, clock, 1000),
-        state(coordinator, "proc", nullptr, &worker),
+        state(coordinator, "proc", restored ? &*restored : nullptr, &worker),
         op(SumAndList{}, metrics_named("proc"), clock, "proc", 0, kKeyGroups, 0, &state) {
+    if (restored) coordinator->set_restored_base(restored->id);
     op.output().connect(&out);
     op.open();
   }
   ~Running() { coordinator->close(); }
+  // Takes a checkpoint: the barrier, `meanwhile` (records before the
+  // background writes anything), then the background slices.
+  void checkpoint(const std::function<void()>& meanwhile = [] {}) {
+    const std::uint64_t id = coordinator->trigger();
+    op.control(Control::barrier(id));
+    meanwhile();
+    while (!op.run_background()) {
+    }
+    REQUIRE(coordinator->wait_completed(id, 30s));
+  }
   OperatorMetrics& metrics_named(const std::string& name) {
     metrics.name = name;
     return metrics;
@@ -141,6 +167,8 @@ struct Running {
 
   ManualClock clock;
   OperatorMetrics metrics;
+  std::optional<RestoredCheckpoint> restored;
+  std::uint64_t next_id;
   std::shared_ptr<detail::CheckpointCoordinator> coordinator;
   detail::Worker worker;
   detail::OperatorState state;
@@ -213,6 +241,67 @@ TEST_CASE("a pending background snapshot is finished by the end of input and by 
       while (!run.op.run_background()) {
       }
     }
+  }
+  CHECK(restored_lines(dir.path()) == at_barrier.lines());
+}
+
+TEST_CASE("a group where few keys changed gets a delta on top of its last full section", "[checkpoint][delta]") {
+  TempDir dir;
+  Model model;
+  const std::uint32_t kg0 = key_group_of(hash_key(i64{0}), kKeyGroups);
+  const std::string full0 = "kg/" + std::to_string(kg0);
+  auto delta0 = [&](int n) { return "kgd/" + std::to_string(kg0) + "/" + std::to_string(n); };
+  std::vector<i64> keys_of_kg0;  // of 0..19999
+  for (i64 k = 0; k < 20000; ++k)
+    if (key_group_of(hash_key(k), kKeyGroups) == kg0) keys_of_kg0.push_back(k);
+  REQUIRE(keys_of_kg0.size() > 100);
+
+  std::optional<Running> run(std::in_place, dir.path());
+  auto apply = [&](const std::vector<std::pair<i64, i64>>& r) {
+    push(run->op, r);
+    model.apply(r);
+  };
+  apply(records(0, 20000, 1));  // ~156 keys per group
+  run->checkpoint();
+  Model at_barrier;
+
+  SECTION("changes, clears and new keys; more changes before the delta is written") {
+    apply({{0, 5}, {1, 5}, {2, -1}, {20001, 9}, {20002, 9}});
+    at_barrier = model;
+    run->checkpoint([&] { apply({{0, 100}, {3, -1}, {20001, -1}, {20003, 7}}); });
+    run.reset();
+    const std::set<std::string> parts = restored_part_keys(dir.path());
+    CHECK(parts.count(full0) == 1);
+    CHECK(parts.count(delta0(1)) == 1);
+  }
+  SECTION("a chain of deltas, then the full section again after the eighth") {
+    for (int n = 1; n <= 9; ++n) {
+      apply({{0, n}});
+      run->checkpoint();
+      if (n == 8) {
+        run.reset();
+        const std::set<std::string> parts = restored_part_keys(dir.path());
+        for (int d = 1; d <= 8; ++d) CHECK(parts.count(delta0(d)) == 1);
+        CHECK(restored_lines(dir.path()) == model.lines());
+        run.emplace(dir.path());  // restores the chain, goes on from there
+      }
+    }
+    at_barrier = model;
+    run.reset();
+    const std::set<std::string> parts = restored_part_keys(dir.path());
+    CHECK(parts.count(full0) == 1);
+    CHECK(parts.count(delta0(1)) == 0);
+  }
+  SECTION("a group where most keys changed is written in full") {
+    std::vector<std::pair<i64, i64>> r;
+    for (i64 k : keys_of_kg0) r.emplace_back(k, 2);
+    apply(r);
+    at_barrier = model;
+    run->checkpoint();
+    run.reset();
+    const std::set<std::string> parts = restored_part_keys(dir.path());
+    CHECK(parts.count(full0) == 1);
+    CHECK(parts.count(delta0(1)) == 0);
   }
   CHECK(restored_lines(dir.path()) == at_barrier.lines());
 }
