@@ -245,17 +245,24 @@ struct CheckpointFigures {
 // the restore time: from start() until the first record after the restored
 // position is processed (reading, verifying and deserializing the state).
 template <std::size_t Words>
-void state_round(std::uint64_t keys, std::uint64_t changes, int checkpoints, std::size_t workers, bool incremental,
-                 const std::function<std::uint64_t(std::uint64_t)>& update_key, CheckpointFigures& first,
-                 CheckpointFigures& later) {
-  TempDir dir;
-  auto source = std::make_shared<UpdateSource>([keys, update_key](std::uint64_t i) { return i < keys ? i : update_key(i); });
+Job state_job(const std::shared_ptr<UpdateSource>& source) {
   Job job("state");
   job.source<std::uint64_t>(source, "updates")
       .key_by([](std::uint64_t k) { return k; })
       .process(SumPerKey<Words>{})
       .name("sums")
       .sink(std::make_shared<NullSink>(), "null");
+  return job;
+}
+
+template <std::size_t Words>
+void state_round(std::uint64_t keys, std::uint64_t changes, int checkpoints, std::size_t workers, bool incremental,
+                 const std::function<std::uint64_t(std::uint64_t)>& update_key, CheckpointFigures& first,
+                 CheckpointFigures& later) {
+  TempDir dir;
+  auto key_of = [keys, update_key](std::uint64_t i) { return i < keys ? i : update_key(i); };
+  auto source = std::make_shared<UpdateSource>(key_of);
+  Job job = state_job<Words>(source);
   QueryOptions o;
   o.workers = workers;
   o.checkpoints.storage = rocksdb_checkpoints(dir.path());
@@ -285,14 +292,9 @@ void state_round(std::uint64_t keys, std::uint64_t changes, int checkpoints, std
   q.reset();
 
   // Restore: the new run resumes after the last checkpoint's position.
-  auto again = std::make_shared<UpdateSource>([keys, update_key](std::uint64_t i) { return i < keys ? i : update_key(i); });
+  auto again = std::make_shared<UpdateSource>(key_of);
   again->move_gate(gate + 1);
-  Job job2("state");
-  job2.source<std::uint64_t>(again, "updates")
-      .key_by([](std::uint64_t k) { return k; })
-      .process(SumPerKey<Words>{})
-      .name("sums")
-      .sink(std::make_shared<NullSink>(), "null");
+  Job job2 = state_job<Words>(again);
   g_processed.store(0);
   const auto t0 = std::chrono::steady_clock::now();
   auto q2 = engine.start("state", job2, o);

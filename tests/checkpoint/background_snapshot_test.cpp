@@ -193,23 +193,17 @@ TEST_CASE("a snapshot written in the background holds the state as of its barrie
     push(run.op, before);
     at_barrier.apply(before);
 
-    const std::uint64_t id = run.coordinator->trigger();
-    run.op.control(Control::barrier(id));
-    // Not acknowledged (so not complete) until the sections are written.
-    CHECK_FALSE(run.coordinator->wait_completed(id, 0ms));
-
-    // Before the worker writes anything: keys of every group change (twice
-    // for some: the first pre-image is the one kept), are cleared, and
-    // new ones come.
-    push(run.op, records(0, 500, 7));
-    push(run.op, records(0, 100, 3));
-    push(run.op, records(500, 600, -1));
-    push(run.op, records(1000, 1100, 5));
-
-    int slices = 1;
-    while (!run.op.run_background()) ++slices;
-    CHECK(slices >= 1);
-    REQUIRE(run.coordinator->wait_completed(id, 30s));
+    run.checkpoint([&] {
+      // Not acknowledged (so not complete) until the sections are written.
+      CHECK_FALSE(run.coordinator->wait_completed(run.coordinator->requested(), 0ms));
+      // Before the worker writes anything: keys of every group change
+      // (twice for some: the first pre-image is the one kept), are
+      // cleared, and new ones come.
+      push(run.op, records(0, 500, 7));
+      push(run.op, records(0, 100, 3));
+      push(run.op, records(500, 600, -1));
+      push(run.op, records(1000, 1100, 5));
+    });
     CHECK(run.coordinator->counters().last_parts_written == kKeyGroups + 1);  // every group and the times
   }
   CHECK(restored_lines(dir.path()) == at_barrier.lines());
